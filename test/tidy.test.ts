@@ -74,7 +74,9 @@ describe("tidy", () => {
         if (target === layer) continue;
         if (!ALLOWED[layer]?.includes(target)) {
           const may = ALLOWED[layer]?.join(", ") || "nothing";
-          wrong.push(`${relative(SRC, file)} imports ${target}/ (${spec}); ${layer}/ may import: ${may}`);
+          wrong.push(
+            `${relative(SRC, file)} imports ${target}/ (${spec}); ${layer}/ may import: ${may}`,
+          );
         }
       }
     }
@@ -86,7 +88,8 @@ describe("tidy", () => {
     for (const file of files) {
       if (NODE_LAYERS.has(layerOf(file))) continue;
       const code = codeOnly(readFileSync(file, "utf8"));
-      for (const [re, what] of BANNED) if (re.test(code)) wrong.push(`${relative(SRC, file)} uses ${what}`);
+      for (const [re, what] of BANNED)
+        if (re.test(code)) wrong.push(`${relative(SRC, file)} uses ${what}`);
     }
     expect(wrong).toEqual([]);
   });

@@ -1,0 +1,143 @@
+// The simulated GPU: one engine that runs queued jobs in submission order and signals each
+// job's fence when it completes, like a single drm_sched ring (drivers/gpu/drm/scheduler). A
+// job is a list of page operations; each operation is one scheduling step of the engine task,
+// so CPU accesses can interleave with a copy in flight. The engine reaches memory by PFN and
+// resolves aperture PFNs through the GART when the operation runs, as the hardware would.
+//
+// Left out: several rings, job dependencies (callers wait for fences before submitting),
+// timeouts and GPU resets.
+
+import type { Site } from "../trace/index.js";
+import { type dma_fence, dma_fence_init, dma_fence_signal } from "./dma_fence.js";
+import type { Kernel } from "./kernel.js";
+import type { Frame } from "./physmem.js";
+import type { Gen, KObject, Task } from "./sched.js";
+import { WaitQueueHead } from "./wait.js";
+
+/** One page operation of a job. */
+export type GpuOp =
+  /** Copy a whole page from one PFN to another (a blit). */
+  | { readonly kind: "copy"; readonly srcPfn: number; readonly dstPfn: number }
+  /** Fill a page with a value (a clear). */
+  | { readonly kind: "fill"; readonly pfn: number; readonly value: number }
+  /** Store one word (a shader write). */
+  | { readonly kind: "write"; readonly pfn: number; readonly word: number; readonly value: number }
+  /** Load one word (a shader read); the value goes to the access observers. */
+  | { readonly kind: "read"; readonly pfn: number; readonly word: number };
+
+export interface GpuJob {
+  /** What the job is for, e.g. "move bo:A vram->tt". */
+  readonly name: string;
+  readonly ops: readonly GpuOp[];
+  readonly fence: dma_fence;
+}
+
+/** The GPU engine and its ring. */
+export class GpuEngine implements KObject {
+  readonly id: number;
+  readonly task: Task;
+  /** Fence context of the ring (dma_fence_context_alloc). */
+  readonly context: number;
+  private readonly ring: GpuJob[] = [];
+  private readonly doorbell: WaitQueueHead;
+  private seqno = 0;
+  /** Jobs completed, for statistics. */
+  completed = 0;
+
+  constructor(
+    private readonly k: Kernel,
+    readonly name = "gfx",
+  ) {
+    this.id = k.newId();
+    this.context = this.id;
+    this.doorbell = new WaitQueueHead(k, `${name}.doorbell`);
+    this.task = k.spawnTask(`gpu:${name}`, "gpu", true, () => this.main());
+  }
+
+  /** Jobs queued and not yet started. */
+  get queued(): number {
+    return this.ring.length;
+  }
+
+  /**
+   * Queues a job and returns its fence (one reference for the caller). A scheduling step on the
+   * ring; the job runs later on the engine task.
+   */
+  *submit(name: string, ops: readonly GpuOp[], site: Site): Gen<dma_fence> {
+    yield { op: "write", obj: this, site };
+    const fence = dma_fence_init(this.k, `${this.name}:${++this.seqno}`, this.context, this.seqno);
+    this.ring.push({ name, ops, fence });
+    this.doorbell.wakeAll(site);
+    return fence;
+  }
+
+  private *main(): Gen {
+    const k = this.k;
+    for (;;) {
+      yield { op: "read", obj: this, site: "gpu_ring_fetch" };
+      const job = this.ring.shift();
+      if (job === undefined) {
+        yield* this.doorbell.sleep("gpu_ring_idle");
+        continue;
+      }
+      const trace = k.sched.trace;
+      if (trace) {
+        trace.push({
+          type: "span-begin",
+          step: k.sched.stepIndex,
+          task: this.task.id,
+          site: "gpu_job_run",
+          span: "gpu-job",
+          name: job.name,
+        });
+      }
+      for (const op of job.ops) yield* this.runOp(op);
+      yield* dma_fence_signal(job.fence, "gpu_job_done");
+      this.completed++;
+      if (k.sched.trace) {
+        k.sched.trace.push({
+          type: "span-end",
+          step: k.sched.stepIndex,
+          task: this.task.id,
+          site: "gpu_job_done",
+          span: "gpu-job",
+          name: job.name,
+          result: "0",
+        });
+      }
+    }
+  }
+
+  private *runOp(op: GpuOp): Gen {
+    const mem = this.k.mem;
+    switch (op.kind) {
+      case "copy": {
+        const src = mem.resolve(op.srcPfn);
+        yield { op: "read", obj: src ?? this, site: "gpu_copy" };
+        const words = readWords(src, mem.config.wordsPerPage);
+        // Data movement, not a buffer write: observers see the words move, not new values.
+        yield { op: "write", obj: mem.resolve(op.dstPfn) ?? this, site: "gpu_copy" };
+        const target = mem.resolve(op.dstPfn);
+        if (target !== null) for (let w = 0; w < words.length; w++) target.words[w] = words[w]!;
+        return;
+      }
+      case "fill": {
+        yield { op: "write", obj: mem.resolve(op.pfn) ?? this, site: "gpu_fill" };
+        mem.resolve(op.pfn)?.words.fill(op.value);
+        return;
+      }
+      case "write":
+        yield { op: "write", obj: mem.resolve(op.pfn) ?? this, site: "gpu_write" };
+        mem.store(op.pfn, op.word, op.value, "gpu", "gpu_write");
+        return;
+      case "read":
+        yield { op: "read", obj: mem.resolve(op.pfn) ?? this, site: "gpu_read" };
+        mem.load(op.pfn, op.word, "gpu", "gpu_read");
+        return;
+    }
+  }
+}
+
+function readWords(frame: Frame | null, wordsPerPage: number): number[] {
+  return frame === null ? new Array<number>(wordsPerPage).fill(0) : [...frame.words];
+}

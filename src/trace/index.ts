@@ -1,0 +1,3 @@
+// The trace layer: event types and their encoding. Imports nothing.
+export * from "./codec.js";
+export * from "./events.js";
