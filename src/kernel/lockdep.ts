@@ -63,8 +63,10 @@ export interface HeldLock {
   readonly site: Site;
   readonly step: number;
   readonly nestLock: LockdepMap | null;
-  /** How many same-class acquisitions were folded into this entry under a nest_lock. */
+  /** How many acquisitions this entry stands for (more than one once folded under a nest_lock). */
   references: number;
+  /** Set once another lock of the class was folded in; it then matches any lock of its class. */
+  folded: boolean;
 }
 
 /** Where an edge prev -> next was first seen. */
@@ -173,6 +175,7 @@ export class Lockdep {
     // Same class on top of the stack under a nest_lock: fold it in (held_lock->references).
     if (nestLock !== null && top !== undefined && top.cls === cls) {
       top.references++;
+      top.folded = true;
       return;
     }
     const next: HeldLock = {
@@ -184,6 +187,7 @@ export class Lockdep {
       step: this.now(),
       nestLock,
       references: 1,
+      folded: false,
     };
     if (this.debugLocks && !trylock) {
       const verdict = this.checkDeadlock(task, next);
@@ -201,7 +205,8 @@ export class Lockdep {
     const held = task.heldLocks;
     for (let i = held.length - 1; i >= 0; i--) {
       const entry = held[i]!;
-      if (entry.lock !== lock) continue;
+      // A folded entry stands for every lock of its class taken under its nest_lock.
+      if (entry.lock !== lock && !(entry.folded && entry.cls === lock.lockClass)) continue;
       if (entry.references > 1) entry.references--;
       else held.splice(i, 1);
       return;
@@ -281,7 +286,7 @@ export class Lockdep {
       this.emit(this.circularReport(task, prev, next, path));
       return false;
     }
-    const type = (prev.read === 0 ? EN : SN) * (next.read === 2 ? 2 : 1);
+    const type = prev.read === 0 ? (next.read === 2 ? ER : EN) : next.read === 2 ? SR : SN;
     let out = this.graph.get(prev.cls);
     if (out === undefined) {
       out = new Map();

@@ -26,6 +26,21 @@ export class rw_semaphore extends SimLock {
     return this.writer === null ? this.readers : [this.writer];
   }
 
+  /**
+   * A queued reader is held up by a writer holding the lock and by everyone queued ahead of it,
+   * not by the readers holding it; a queued writer by every holder and everyone ahead.
+   */
+  override blockers(waiter: Task): readonly Task[] {
+    const mine = this.waiters.find((w) => w.task === waiter);
+    const ahead: Task[] =
+      mine?.mode === "read" ? (this.writer === null ? [] : [this.writer]) : [...this.holders()];
+    for (const w of this.waiters) {
+      if (w.task === waiter) break;
+      if (!ahead.includes(w.task)) ahead.push(w.task);
+    }
+    return ahead;
+  }
+
   /** rwsem_is_locked(). */
   get isLocked(): boolean {
     return this.writer !== null || this.readers.length > 0;

@@ -73,14 +73,20 @@ export class Directed implements Scheduler {
         this.at++;
         return task;
       }
-      const reached =
-        task === undefined ||
-        (direction.until !== undefined && task.pending.site === direction.until);
-      if (!reached) return task;
-      if (task === undefined && direction.until !== undefined) {
-        throw new Error(`${this.notRunnable(name, runnable)} before reaching ${direction.until}`);
+      const until = direction.until;
+      if (until === undefined) {
+        if (task !== undefined) return task;
+        this.at++;
+        continue;
       }
-      this.at++;
+      const named = sched.tasks.find((t) => t.name === name);
+      if (named !== undefined && named.state !== "done" && named.pending.site === until) {
+        this.at++;
+        continue;
+      }
+      if (task === undefined)
+        throw new Error(`${this.notRunnable(name, runnable)} before reaching ${until}`);
+      return task;
     }
   }
 
