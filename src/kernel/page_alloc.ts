@@ -33,6 +33,7 @@ export function alloc_page(
   if (page === undefined) return null;
   page.refcount = 1;
   page.mapcount = 0;
+  page.private = 0;
   if (zero) k.mem.clearPage(page.frame);
   k.mem.setOwner(page.frame, owner, site);
   return page;

@@ -64,6 +64,8 @@ export interface StructPage {
   refcount: number;
   /** page_mapcount(): PTEs that map this page through the rmap. */
   mapcount: number;
+  /** page->private: owner-defined (ttm_pool keeps the block order or DMA bookkeeping here). */
+  private: number;
 }
 
 /** A physical page frame. */
@@ -135,13 +137,13 @@ export class PhysMem {
     this.system = [];
     for (let i = 0; i < c.system; i++) {
       const frame = new Frame(k.newId(), SYSTEM_PFN_BASE + i, "system", c.wordsPerPage);
-      frame.page = { frame, refcount: 0, mapcount: 0 };
+      frame.page = { frame, refcount: 0, mapcount: 0, private: 0 };
       this.system.push(frame);
     }
     this.vram = [];
     for (let i = 0; i < c.vram; i++) {
       const frame = new Frame(k.newId(), VRAM_PFN_BASE + i, "vram", c.wordsPerPage);
-      if (c.sparsemem) frame.page = { frame, refcount: 1, mapcount: 0 };
+      if (c.sparsemem) frame.page = { frame, refcount: 1, mapcount: 0, private: 0 };
       this.vram.push(frame);
     }
     this.gart = new Array<Frame | null>(c.tt).fill(null);
