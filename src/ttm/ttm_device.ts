@@ -80,6 +80,10 @@ export class ttm_device {
   /** The "ttm" workqueue that runs delayed BO destruction. */
   wq: workqueue_struct | null = null;
   alloc_flags = 0;
+  /** drm_dev_unplug() happened: faults map the dummy page (drm_dev_enter fails). */
+  unplugged = false;
+  /** Pages a fault inserts at most (TTM_BO_VM_NUM_PREFAULT, a driver may pass less). */
+  numPrefault = 16;
 
   constructor(
     readonly k: Kernel,
