@@ -513,7 +513,8 @@ function* moveMemCore(
   new_use_tt: boolean,
 ): Gen<number> {
   const bdev = bo.bdev;
-  yield* ttm_bo_unmap_virtual(bo);
+  if (bdev.unmapOnMove) yield* ttm_bo_unmap_virtual(bo);
+  else ttm_mem_io_free(bdev, bo.resource);
   let ret = 0;
   if (new_use_tt) {
     ret = ttm_tt_create(bo, old_use_tt);

@@ -84,6 +84,11 @@ export class ttm_device {
   unplugged = false;
   /** Pages a fault inserts at most (TTM_BO_VM_NUM_PREFAULT, a driver may pass less). */
   numPrefault = 16;
+  /**
+   * Whether the move core zaps user mappings before every move (modern TTM: always). A driver
+   * modelling the 2006 lock-all-mmap design clears and remaps PTEs itself and turns this off.
+   */
+  unmapOnMove = true;
 
   constructor(
     readonly k: Kernel,
