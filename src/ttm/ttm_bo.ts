@@ -881,6 +881,15 @@ function* ttm_bo_swapout_cb(walk: ttm_lru_walk, bo: ttm_buffer_object): Gen<numb
   return ret;
 }
 
+/**
+ * Swaps out one BO its caller picked and reserved, as the swapout walk does for each victim.
+ * Returns the pages swapped out, -EBUSY when the BO cannot be swapped, or an error.
+ */
+export function* swapoutBo(bo: ttm_buffer_object, ctx: ttm_operation_ctx): Gen<number> {
+  const ret = yield* swapoutOne(bo, ctx, bo.bdev, "ttm_bo_swapout_cb");
+  return ret === -ENOMEM || ret === -ENOSPC ? -EBUSY : ret;
+}
+
 function* swapoutOne(
   bo: ttm_buffer_object,
   ctx: ttm_operation_ctx,
