@@ -12,6 +12,7 @@
 // This file must stay free of Node APIs and of anything nondeterministic (see the tidy test): the
 // CLI reads the file and hands its text in.
 
+import { fnv1a64 } from "../trace/hash.js";
 import {
   type BufferSpec,
   type ExploreSpec,
@@ -66,47 +67,11 @@ export function loadScenario(text: string, file: string): Scenario {
 }
 
 /**
- * FNV-1a 64 over the UTF-8 bytes of `text`, as 16 lowercase hex digits. Replay tokens carry it so
- * that a token is refused when its scenario file has changed. The 64-bit state is kept in two
- * 32-bit lanes because every intermediate product then stays exact in a double.
+ * The content hash of a scenario file: FNV-1a 64 over its UTF-8 bytes, as 16 lowercase hex
+ * digits. Replay tokens carry it so that a token is refused when its scenario file has changed.
  */
 export function contentHash(text: string): string {
-  // Offset basis 0xcbf29ce484222325; prime 0x100000001b3 = 2^40 + 0x1b3.
-  let hi = 0xcbf29ce4;
-  let lo = 0x84222325;
-  const mix = (byte: number): void => {
-    lo = (lo ^ byte) >>> 0;
-    // h * 2^40 moves lo's low 24 bits into hi's top 24 bits; hi's own shift leaves the 64 bits.
-    const loProduct = lo * 0x1b3;
-    const carry = Math.floor(loProduct / 0x100000000);
-    hi = (hi * 0x1b3 + carry + ((lo << 8) >>> 0)) >>> 0;
-    lo = loProduct >>> 0;
-  };
-  for (const byte of utf8(text)) mix(byte);
-  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
-}
-
-/** The UTF-8 encoding of `text`, with a lone surrogate encoded as U+FFFD as TextEncoder does. */
-function* utf8(text: string): Generator<number> {
-  for (const ch of text) {
-    let cp = ch.codePointAt(0)!;
-    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
-    if (cp < 0x80) {
-      yield cp;
-    } else if (cp < 0x800) {
-      yield 0xc0 | (cp >> 6);
-      yield 0x80 | (cp & 0x3f);
-    } else if (cp < 0x10000) {
-      yield 0xe0 | (cp >> 12);
-      yield 0x80 | ((cp >> 6) & 0x3f);
-      yield 0x80 | (cp & 0x3f);
-    } else {
-      yield 0xf0 | (cp >> 18);
-      yield 0x80 | ((cp >> 12) & 0x3f);
-      yield 0x80 | ((cp >> 6) & 0x3f);
-      yield 0x80 | (cp & 0x3f);
-    }
-  }
+  return fnv1a64(text);
 }
 
 // ---------------------------------------------------------------------------------------------
