@@ -319,6 +319,11 @@ export class Sched {
     return null;
   }
 
+  /** The task that ran the last step, or null before the first. */
+  get previous(): Task | null {
+    return this.lastTask;
+  }
+
   /** Steps run so far by every task. */
   get stepCount(): number {
     return this.stepIndex + 1;

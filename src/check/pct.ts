@@ -1,0 +1,54 @@
+// PCT, probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010; checkers.md §4.8): each
+// execution gives the tasks random distinct priorities, picks d-1 change points among the
+// expected number of steps, always runs the highest-priority runnable task, and at the i-th
+// change point drops the running task's priority below every initial one. A bug of depth d is
+// found in each execution with probability at least 1/(n·k^(d-1)). New tasks get a random
+// priority among the initial ones; the step estimate k grows with the longest execution seen.
+
+import { Prng } from "../kernel/prng.js";
+import { ChoiceScheduler, type Decision } from "./choice.js";
+import type { Strategy } from "./strategy.js";
+
+export class PctStrategy implements Strategy {
+  readonly name = "pct";
+  readonly complete = false;
+  readonly coverage: string;
+  private execution = 0;
+  private expectedSteps = 64;
+
+  constructor(
+    private readonly seed: number,
+    private readonly depth: number,
+  ) {
+    this.coverage = `a PCT sample at depth ${depth}`;
+  }
+
+  nextExecution(): ChoiceScheduler {
+    const prng = new Prng((this.seed * 0x85ebca6b + this.execution++) >>> 0);
+    const priorities = new Map<number, number>();
+    const changePoints: number[] = [];
+    for (let i = 1; i < this.depth; i++) changePoints.push(1 + prng.below(this.expectedSteps));
+    let lowered = 0;
+    return new ChoiceScheduler((options, _depth, sched) => {
+      for (const task of options) {
+        if (!priorities.has(task.id)) priorities.set(task.id, this.depth + prng.below(1 << 20));
+      }
+      const step = sched.stepCount;
+      const prev = sched.previous;
+      for (let i = 0; i < changePoints.length; i++) {
+        if (changePoints[i] === step && prev !== null)
+          priorities.set(prev.id, this.depth - 1 - lowered++);
+      }
+      let best = 0;
+      for (let i = 1; i < options.length; i++) {
+        if (priorities.get(options[i]!.id)! > priorities.get(options[best]!.id)!) best = i;
+      }
+      return best;
+    });
+  }
+
+  executionDone(decisions: readonly Decision[]): void {
+    const last = decisions[decisions.length - 1];
+    if (last !== undefined && last.step > this.expectedSteps) this.expectedSteps = last.step;
+  }
+}

@@ -1,0 +1,565 @@
+// One execution of a scenario: a fresh simulated kernel with the scenario's memory, the
+// protocol's driver, the initial processes and buffers, the setup ops run to completion by one
+// task, then one task per thread running its ops, watched by the read-only checkers.
+//
+// The checkers (checkers.md §4.11, DESIGN.md "Findings"):
+// - at every user access (and copy_from_user): the frame reached must be owned by the mapped
+//   buffer (else `isolation-breach`) and be the frame that holds that buffer page now (else
+//   `stale-mapping`); a load must return the last value written to that buffer word (else
+//   `lost-write`), and the value the scenario expects (else `assertion`);
+// - GPU and kernel accesses are attributed to the frame's owner and checked the same way;
+// - at the end: every live buffer word is verified against the shadow copy (`lost-write`),
+//   finished tasks still holding locks and frames owned by destroyed buffers are `leak`s;
+// - the kernel's own reports: lockdep (`lock-order`), WARN and BUG (`kernel-bug`), and the
+//   engine's deadlock detection (`deadlock`).
+
+import type { ExecutionRun, Harness } from "../check/explore.js";
+import type { Finding } from "../check/finding.js";
+import { errnoName } from "../kernel/errno.js";
+import { do_exit_mm } from "../kernel/exit.js";
+import { create_process, do_fork, type Process, spawn_user_thread } from "../kernel/fork.js";
+import { Kernel } from "../kernel/kernel.js";
+import { vm_area_struct } from "../kernel/mm_types.js";
+import { do_mmap, do_munmap } from "../kernel/mmap.js";
+import type { FrameAccess } from "../kernel/physmem.js";
+import type { Gen, RunOutcome, Sched, Scheduler, Task } from "../kernel/sched.js";
+import { NonPreemptive } from "../kernel/schedulers.js";
+import { userAccess } from "../kernel/uaccess.js";
+import {
+  createProtocol,
+  type Protocol,
+  protocolKernelOptions,
+  type Reservation,
+} from "../protocols/index.js";
+import type { ttm_buffer_object } from "../ttm/ttm_bo.js";
+import { TTM_TT_FLAG_SWAPPED } from "../ttm/ttm_tt.js";
+import type { Op, Scenario, SetupOp, ThreadSpec } from "./scenario.js";
+
+/** A mapping the scenario named with `as`. */
+interface Mapping {
+  readonly vma: vm_area_struct;
+  readonly process: Process;
+  readonly buffer: string;
+}
+
+/** The first occurrence of each kind of finding in one execution is enough. */
+class FindingLog {
+  readonly findings: Finding[] = [];
+  private readonly kinds = new Set<string>();
+
+  constructor(private readonly sched: Sched) {}
+
+  add(finding: Finding): void {
+    if (this.kinds.has(finding.kind)) return;
+    this.kinds.add(finding.kind);
+    this.findings.push(finding);
+    const trace = this.sched.trace;
+    if (trace) {
+      const task = this.sched.current;
+      trace.push({
+        type: "finding",
+        step: Math.max(finding.step, this.sched.stepIndex),
+        task: task === null ? 0 : task.id,
+        site: "checker",
+        kind: finding.kind,
+        message: finding.message,
+      });
+    }
+  }
+}
+
+/** The world of one execution. */
+export class ScenarioSystem {
+  readonly k: Kernel;
+  readonly protocol: Protocol;
+  readonly buffers = new Map<string, ttm_buffer_object>();
+  readonly destroyed = new Set<string>();
+  readonly processes = new Map<string, Process>();
+  readonly mappings = new Map<string, Mapping>();
+  /** The last value written to each buffer word: shadow[buffer][page][word]. */
+  readonly shadow = new Map<string, number[][]>();
+  readonly log: FindingLog;
+  private readonly reservations = new Map<Task, Reservation>();
+
+  constructor(
+    readonly scenario: Scenario,
+    trace: boolean,
+  ) {
+    const config = scenario.protocol;
+    const kopts = protocolKernelOptions(config);
+    this.k = new Kernel({
+      trace,
+      seed: 0,
+      memory: {
+        ...scenario.memory,
+        wordsPerPage: scenario.wordsPerPage,
+        sparsemem: kopts.sparsemem,
+      },
+      ...(kopts.mm === undefined ? {} : { mm: kopts.mm }),
+    });
+    this.log = new FindingLog(this.k.sched);
+    this.protocol = createProtocol(this.k, config);
+    this.k.mem.accessObservers.push({ onAccess: (k, a) => this.onAccess(k, a) });
+    this.k.observers.push({
+      onReport: (_k, report) =>
+        this.log.add({
+          kind: report.kind === "lockdep" ? "lock-order" : "kernel-bug",
+          message:
+            report.kind === "lockdep"
+              ? `lockdep: ${report.headline}`
+              : `WARNING: ${report.headline} at ${report.site}`,
+          step: report.step,
+          report: report.text,
+        }),
+    });
+    for (const name of scenario.processes) this.processes.set(name, create_process(this.k, name));
+  }
+
+  get sched(): Sched {
+    return this.k.sched;
+  }
+
+  /** Creates the initial buffers and runs the setup ops, alone and to completion. */
+  setup(maxSteps: number): RunOutcome {
+    const scenario = this.scenario;
+    this.k.kthread("setup", () => this.setupBody(scenario.setup));
+    return this.k.sched.run(new NonPreemptive(), maxSteps);
+  }
+
+  private *setupBody(ops: readonly SetupOp[]): Gen {
+    for (const b of this.scenario.buffers)
+      yield* this.createBuffer(b.name, b.pages, b.placement, b.pinned);
+    for (const op of ops) {
+      const proc = op.process === undefined ? null : this.processOf(op.process);
+      yield* this.runOp(op, proc);
+    }
+  }
+
+  /** Starts one task per thread whose process exists now (forked children start at their fork). */
+  startThreads(): void {
+    for (const thread of this.scenario.threads) {
+      if (thread.process === undefined || this.processes.has(thread.process))
+        this.startThread(thread);
+    }
+  }
+
+  private startThread(thread: ThreadSpec): void {
+    const body = () => this.threadBody(thread);
+    if (thread.process === undefined) this.k.kthread(thread.name, body);
+    else spawn_user_thread(this.k, this.processOf(thread.process), thread.name, body);
+  }
+
+  private *threadBody(thread: ThreadSpec): Gen {
+    const proc = thread.process === undefined ? null : this.processOf(thread.process);
+    for (const op of thread.ops) yield* this.runOp(op, proc);
+  }
+
+  private processOf(name: string): Process {
+    let proc = this.processes.get(name);
+    if (proc === undefined) {
+      proc = create_process(this.k, name);
+      this.processes.set(name, proc);
+    }
+    return proc;
+  }
+
+  private note(text: string): void {
+    this.k.printk("scenario", text);
+  }
+
+  private *createBuffer(
+    name: string,
+    pages: number,
+    placement: "system" | "tt" | "vram",
+    pinned: boolean,
+  ): Gen {
+    const bo = yield* this.protocol.create(name, pages, placement, pinned);
+    if (typeof bo === "number") {
+      this.note(`create ${name}: ${errnoName(bo)}`);
+      return;
+    }
+    this.buffers.set(name, bo);
+    this.shadow.set(
+      name,
+      Array.from({ length: pages }, () => new Array<number>(this.scenario.wordsPerPage).fill(0)),
+    );
+  }
+
+  /** The buffer named `name`, or null (with a note) when it does not exist (yet, or any more). */
+  private bufferOf(name: string, op: string): ttm_buffer_object | null {
+    const bo = this.buffers.get(name);
+    if (bo === undefined || this.destroyed.has(name)) {
+      this.note(`${op} ${name}: no such buffer now (-ENOENT)`);
+      return null;
+    }
+    return bo;
+  }
+
+  private reservationOf(task: Task): Reservation {
+    let r = this.reservations.get(task);
+    if (r === undefined) {
+      r = { ticket: null, held: [] };
+      this.reservations.set(task, r);
+    }
+    return r;
+  }
+
+  /** Runs one op as the kernel would run that system call or driver path. */
+  private *runOp(op: Op, proc: Process | null): Gen {
+    const k = this.k;
+    const p = this.protocol;
+    const result = (ret: number): void => {
+      if (ret < 0) this.note(`${op.op}: ${errnoName(ret)}`);
+    };
+    switch (op.op) {
+      case "mmap": {
+        const bo = this.bufferOf(op.buffer, "mmap");
+        if (bo === null || proc === null) return;
+        const vma = yield* do_mmap(
+          proc.mm,
+          p.drm.filp,
+          p.drm.mmapOffset(bo),
+          bo.base.size / 4096,
+          op.as,
+        );
+        if (vma instanceof vm_area_struct)
+          this.mappings.set(op.as, { vma, process: proc, buffer: op.buffer });
+        else result(vma);
+        return;
+      }
+      case "munmap": {
+        const m = this.mappings.get(op.map);
+        if (m === undefined || proc === null) return this.note(`munmap ${op.map}: no such mapping`);
+        result(yield* do_munmap(proc.mm, m.vma));
+        return;
+      }
+      case "store":
+      case "load": {
+        const m = this.mappings.get(op.map);
+        if (m === undefined || proc === null)
+          return this.note(`${op.op} ${op.map}: no such mapping`);
+        const vpn = m.vma.vm_start + op.page;
+        const access =
+          op.op === "store"
+            ? ({ kind: "store", value: op.value } as const)
+            : ({ kind: "load" } as const);
+        this.pendingExpect =
+          op.op === "load" && op.expect !== undefined
+            ? { value: op.expect, map: op.map, page: op.page, word: op.word }
+            : null;
+        const r = yield* userAccess(k, proc.mm, vpn, op.word, access, "user", `user_${op.op}`);
+        this.pendingExpect = null;
+        if (!r.ok) this.note(`${op.op} ${op.map}[${op.page}]: ${r.signal}`);
+        return;
+      }
+      case "fork": {
+        if (proc === null) return;
+        const child = yield* do_fork(k, proc, op.child);
+        this.processes.set(op.child, child);
+        for (const m of [...this.mappings.entries()]) {
+          const [label, mapping] = m;
+          if (mapping.process !== proc) continue;
+          const copy = child.mm.vmas.find((v) => v.label === `${label}@${op.child}`);
+          if (copy !== undefined)
+            this.mappings.set(copy.label, { vma: copy, process: child, buffer: mapping.buffer });
+        }
+        for (const thread of this.scenario.threads)
+          if (thread.process === op.child) this.startThread(thread);
+        return;
+      }
+      case "exit":
+        if (proc !== null) yield* do_exit_mm(proc);
+        return;
+      case "read-into": {
+        const m = this.mappings.get(op.map);
+        const bo = this.bufferOf(op.buffer, "read-into");
+        if (m === undefined || bo === null || proc === null) return;
+        result(yield* p.readInto(proc.mm, m.vma.vm_start + op.page, bo, op.bufferPage));
+        return;
+      }
+      case "create":
+        yield* this.createBuffer(op.buffer, op.pages, op.placement, false);
+        return;
+      case "move": {
+        const bo = this.bufferOf(op.buffer, "move");
+        if (bo !== null) result(yield* p.move(bo, op.to));
+        return;
+      }
+      case "evict": {
+        const bo = this.bufferOf(op.buffer, "evict");
+        if (bo !== null) result(yield* p.evict(bo));
+        return;
+      }
+      case "swapout": {
+        const bo = this.bufferOf(op.buffer, "swapout");
+        if (bo !== null) result(yield* p.swapout(bo));
+        return;
+      }
+      case "destroy": {
+        const bo = this.bufferOf(op.buffer, "destroy");
+        if (bo === null) return;
+        this.destroyed.add(op.buffer);
+        result(yield* p.destroy(bo));
+        return;
+      }
+      case "gpu-write":
+      case "gpu-read": {
+        const bo = this.bufferOf(op.buffer, op.op);
+        if (bo === null) return;
+        const write = op.op === "gpu-write" ? { value: op.value } : null;
+        result(yield* p.gpuAccess(bo, op.page, op.word, write));
+        return;
+      }
+      case "wait-idle": {
+        const bo = this.bufferOf(op.buffer, "wait-idle");
+        if (bo !== null) result(yield* p.waitIdle(bo));
+        return;
+      }
+      case "kernel-write":
+      case "kernel-read": {
+        const bo = this.bufferOf(op.buffer, op.op);
+        if (bo === null) return;
+        const write = op.op === "kernel-write" ? { value: op.value } : null;
+        result((yield* p.kernelAccess(bo, op.page, op.word, write)).ret);
+        return;
+      }
+      case "reserve": {
+        const bos = op.buffers.map((b) => this.bufferOf(b, "reserve"));
+        if (bos.some((b) => b === null)) return;
+        result(
+          yield* p.reserve(bos as ttm_buffer_object[], op.ticket, this.reservationOf(k.current)),
+        );
+        return;
+      }
+      case "unreserve": {
+        const bos = op.buffers
+          .map((b) => this.buffers.get(b))
+          .filter((b): b is ttm_buffer_object => b !== undefined);
+        result(yield* p.unreserve(bos, this.reservationOf(k.current)));
+        return;
+      }
+    }
+  }
+
+  /** The `expect` of the load being executed, checked by the access observer. */
+  private pendingExpect: { value: number; map: string; page: number; word: number } | null = null;
+
+  private onAccess(k: Kernel, a: FrameAccess): void {
+    const step = k.sched.stepIndex;
+    const vma = a.user?.vma;
+    if (a.user !== undefined && vma instanceof vm_area_struct && vma.vm_private_data !== null) {
+      const bo = vma.vm_private_data as ttm_buffer_object;
+      const page = this.protocol.pageIndex(bo, vma, a.user.vpn);
+      const where = `${a.via === "user" ? "user" : "copy_from_user"} ${a.kind} of ${bo.name}[${page}] word ${a.word} through ${vma.label} (${a.user.mm} vpn 0x${a.user.vpn.toString(16)}, pfn 0x${a.pfn.toString(16)})`;
+      const owner = a.frame?.owner ?? null;
+      if (a.frame === null || owner === null || owner.name !== bo.name) {
+        const whose =
+          a.frame === null
+            ? "reaches no memory"
+            : owner === null
+              ? "reaches a free frame"
+              : `reaches a frame of ${owner.name}`;
+        this.log.add({ kind: "isolation-breach", message: `${where} ${whose}`, step });
+      } else if (a.frame !== this.protocol.currentFrame(bo, page)) {
+        this.log.add({
+          kind: "stale-mapping",
+          message: `${where} goes to an old copy of the page; the buffer is now in ${this.placementName(bo)}`,
+          step,
+        });
+      }
+      this.checkWord(bo.name, page, a, step, where);
+      const expect = this.pendingExpect;
+      if (a.kind === "load" && a.via === "user" && expect !== null && a.value !== expect.value) {
+        this.log.add({
+          kind: "assertion",
+          message: `load ${expect.map}[${expect.page}] word ${expect.word} returned ${a.value}, the scenario expects ${expect.value}`,
+          step,
+        });
+      }
+      return;
+    }
+    const owner = a.frame?.owner ?? null;
+    const where = `${a.via} ${a.kind} at pfn 0x${a.pfn.toString(16)} word ${a.word}`;
+    if (owner === null) {
+      this.log.add({
+        kind: "isolation-breach",
+        message: `${where} reaches ${a.frame === null ? "no memory" : "a free frame"}`,
+        step,
+      });
+      return;
+    }
+    if (this.shadow.has(owner.name))
+      this.checkWord(owner.name, owner.index, a, step, `${where} (${owner.name}[${owner.index}])`);
+  }
+
+  /** Keeps the shadow copy on stores, compares it on loads. */
+  private checkWord(
+    buffer: string,
+    page: number,
+    a: FrameAccess,
+    step: number,
+    where: string,
+  ): void {
+    const words = this.shadow.get(buffer)?.[page];
+    if (words === undefined) return;
+    if (a.kind === "store") {
+      words[a.word] = a.value;
+      return;
+    }
+    const expected = words[a.word]!;
+    if (a.value !== expected) {
+      this.log.add({
+        kind: "lost-write",
+        message: `${where} returned ${a.value}, but the last value written there was ${expected}`,
+        step,
+      });
+    }
+  }
+
+  private placementName(bo: ttm_buffer_object): string {
+    const res = bo.resource;
+    return res === null
+      ? "no placement"
+      : res.mem_type === 0
+        ? "system"
+        : res.mem_type === 1
+          ? "tt"
+          : "vram";
+  }
+
+  /** The findings of the whole execution, given how the run ended. */
+  findings(outcome: RunOutcome): Finding[] {
+    switch (outcome.kind) {
+      case "deadlock":
+        this.log.add(deadlockFinding(this.k, outcome));
+        break;
+      case "bug":
+        this.log.add({
+          kind: "kernel-bug",
+          message: `${outcome.bug.message} (in ${outcome.task.name})`,
+          step: this.k.sched.stepIndex,
+          report: bugReport(this.k, outcome.task, outcome.bug.message, outcome.bug.site),
+        });
+        break;
+      case "done":
+        this.verifyBuffers();
+        this.checkLeaks();
+        break;
+      default:
+        break;
+    }
+    return this.log.findings;
+  }
+
+  /** Final verification: every word of every live buffer holds the last value written to it. */
+  private verifyBuffers(): void {
+    for (const [name, bo] of this.buffers) {
+      if (this.destroyed.has(name)) continue;
+      const shadow = this.shadow.get(name)!;
+      shadow.forEach((words, page) => {
+        const actual = this.currentWords(bo, page);
+        if (actual === null) return;
+        words.forEach((expected, w) => {
+          if (actual[w] !== expected) {
+            this.log.add({
+              kind: "lost-write",
+              message: `final verification: ${name}[${page}] word ${w} holds ${actual[w]}, but the last value written there was ${expected}`,
+              step: -1,
+            });
+          }
+        });
+      });
+    }
+  }
+
+  /** The words of a buffer page where they live now (its frame, or its swap storage). */
+  private currentWords(bo: ttm_buffer_object, page: number): readonly number[] | null {
+    const tt = bo.ttm;
+    if (tt !== null && tt.page_flags & TTM_TT_FLAG_SWAPPED) return tt.swap_storage?.[page] ?? null;
+    return this.protocol.currentFrame(bo, page)?.words ?? null;
+  }
+
+  private checkLeaks(): void {
+    for (const task of this.k.sched.tasks) {
+      if (task.state !== "done" || task.heldLocks.length === 0) continue;
+      const locks = task.heldLocks
+        .map((h) => `${h.lock.name} (${h.cls.name}, taken at ${h.site})`)
+        .join(", ");
+      this.log.add({
+        kind: "leak",
+        message: `${task.name} finished still holding ${locks}`,
+        step: -1,
+      });
+      return;
+    }
+    const gone = new Set([...this.destroyed].filter((name) => this.buffers.get(name)!.kref === 0));
+    for (const frame of [...this.k.mem.system, ...this.k.mem.vram]) {
+      const owner = frame.owner;
+      if (owner !== null && gone.has(owner.name)) {
+        this.log.add({
+          kind: "leak",
+          message: `${frame.name} still belongs to ${owner.name}, which was destroyed and released`,
+          step: -1,
+        });
+        return;
+      }
+    }
+  }
+}
+
+/** The hung-task style report of a deadlock (kernel/hung_task.c layout). */
+function deadlockFinding(k: Kernel, outcome: Extract<RunOutcome, { kind: "deadlock" }>): Finding {
+  const cycle = outcome.cycle;
+  const lines: string[] = [];
+  for (const w of outcome.waits) {
+    lines.push(
+      `INFO: task ${w.task.name}:${w.task.id} blocked for more than 120 seconds.`,
+      `task:${w.task.name.padEnd(15)} state:D pid:${w.task.id}`,
+      `  waiting for ${w.on.name} at ${w.site}`,
+      `  held by: ${w.holders.length === 0 ? "nobody (no task will ever signal it)" : w.holders.map((t) => `${t.name}:${t.id}`).join(", ")}`,
+      ...k.lockdep.heldLocksText(w.task).map((l) => `  ${l}`),
+      "",
+    );
+  }
+  if (cycle.length > 0)
+    lines.push(`wait-for cycle: ${[...cycle, cycle[0]!].map((t) => t.name).join(" -> ")}`);
+  const message =
+    cycle.length > 0
+      ? `deadlock: ${cycle.map((t) => `${t.name} waits for ${t.blockedOn?.name}`).join(", ")}`
+      : `deadlock: ${outcome.waits.map((w) => `${w.task.name} waits for ${w.on.name}`).join(", ")}, and no task can wake them`;
+  return { kind: "deadlock", message, step: k.sched.stepIndex, report: lines.join("\n") };
+}
+
+/** The oops-style report of a BUG. */
+function bugReport(k: Kernel, task: Task, message: string, site: string): string {
+  return [
+    "------------[ cut here ]------------",
+    `kernel BUG at ${site}!`,
+    message,
+    `CPU: 0 PID: ${task.id} Comm: ${task.name}`,
+    ...k.lockdep.heldLocksText(task),
+    "---[ end trace ]---",
+  ].join("\n");
+}
+
+/** Runs scenarios for the explorer: one fresh system per execution. */
+export class ScenarioHarness implements Harness {
+  /** The system of the last execution run, for reports. */
+  last: ScenarioSystem | null = null;
+
+  constructor(readonly scenario: Scenario) {}
+
+  run(
+    scheduler: Scheduler,
+    options: { readonly trace: boolean; readonly maxSteps: number },
+  ): ExecutionRun {
+    const system = new ScenarioSystem(this.scenario, options.trace);
+    this.last = system;
+    const setup = system.setup(options.maxSteps);
+    if (setup.kind !== "done")
+      return { sched: system.sched, outcome: setup, findings: system.findings(setup) };
+    system.startThreads();
+    const outcome = system.sched.run(scheduler, options.maxSteps);
+    return { sched: system.sched, outcome, findings: system.findings(outcome) };
+  }
+}
