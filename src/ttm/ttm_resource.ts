@@ -145,10 +145,12 @@ export class ttm_resource_manager {
   }
 }
 
-/** ttm_resource_manager_init(): initialises `man` for `size` units; not yet in use. */
+/**
+ * ttm_resource_manager_init(): initialises the core of `man` for `size` units. As upstream, it
+ * leaves use_type and use_tt alone: drivers (amdgpu's GTT manager, the KUnit mock manager) set
+ * use_tt before calling it.
+ */
 export function ttm_resource_manager_init(man: ttm_resource_manager, size: number): void {
-  man.use_type = false;
-  man.use_tt = false;
   man.size = size;
   man.usage = 0;
   man.eviction_fences.fill(null);
