@@ -23,7 +23,11 @@ export const PLACEMENTS: readonly Placement[] = ["system", "tt", "vram"];
 
 /** The protocol under test, with its options filled in (defaults first in the contract). */
 export type ProtocolSpec =
-  | { readonly name: "lock-all-mmap"; readonly order: "registration" | "sorted"; readonly recheck: boolean }
+  | {
+      readonly name: "lock-all-mmap";
+      readonly order: "registration" | "sorted";
+      readonly recheck: boolean;
+    }
   | { readonly name: "nopage"; readonly truncateCheck: boolean }
   | { readonly name: "nopfn" }
   | { readonly name: "insert-pfn" }
@@ -57,7 +61,13 @@ export interface BufferSpec {
 export type UserOp =
   | { readonly op: "mmap"; readonly buffer: string; readonly as: string }
   | { readonly op: "munmap"; readonly map: string }
-  | { readonly op: "store"; readonly map: string; readonly page: number; readonly value: number; readonly word: number }
+  | {
+      readonly op: "store";
+      readonly map: string;
+      readonly page: number;
+      readonly value: number;
+      readonly word: number;
+    }
   | {
       readonly op: "load";
       readonly map: string;
@@ -78,13 +88,29 @@ export type UserOp =
 
 /** Driver ops (any thread). */
 export type DriverOp =
-  | { readonly op: "create"; readonly buffer: string; readonly pages: number; readonly placement: Placement }
+  | {
+      readonly op: "create";
+      readonly buffer: string;
+      readonly pages: number;
+      readonly placement: Placement;
+    }
   | { readonly op: "move"; readonly buffer: string; readonly to: Placement }
   | { readonly op: "evict"; readonly buffer: string }
   | { readonly op: "swapout"; readonly buffer: string }
   | { readonly op: "destroy"; readonly buffer: string }
-  | { readonly op: "gpu-write"; readonly buffer: string; readonly page: number; readonly value: number; readonly word: number }
-  | { readonly op: "gpu-read"; readonly buffer: string; readonly page: number; readonly word: number }
+  | {
+      readonly op: "gpu-write";
+      readonly buffer: string;
+      readonly page: number;
+      readonly value: number;
+      readonly word: number;
+    }
+  | {
+      readonly op: "gpu-read";
+      readonly buffer: string;
+      readonly page: number;
+      readonly word: number;
+    }
   | { readonly op: "wait-idle"; readonly buffer: string }
   | {
       readonly op: "kernel-write";
@@ -93,7 +119,12 @@ export type DriverOp =
       readonly value: number;
       readonly word: number;
     }
-  | { readonly op: "kernel-read"; readonly buffer: string; readonly page: number; readonly word: number }
+  | {
+      readonly op: "kernel-read";
+      readonly buffer: string;
+      readonly page: number;
+      readonly word: number;
+    }
   | { readonly op: "reserve"; readonly buffers: readonly string[]; readonly ticket: boolean }
   | { readonly op: "unreserve"; readonly buffers: readonly string[] };
 
