@@ -43,6 +43,7 @@ export class InsertPfnProtocol extends Protocol {
     const vma = vmf.vma;
     const bo = vma.vm_private_data as ttm_buffer_object;
     yield* dma_resv_lock(bo.base.resv, null, site);
+    yield* this.makeCpuReachable(bo);
     yield* this.waitKernelFences(bo, site);
     const pfn = yield* this.cpuPfnLocked(bo, this.pageIndex(bo, vma, vmf.address), "aperture");
     // -EBUSY (a sibling fault was faster) is success: the PTE is there.

@@ -1,19 +1,23 @@
 // Thomas Hellström's 2006 design (drm-ttm-0-2-branch, history.md §2.1, L1-L6): mmap pre-maps
-// the buffer's current location; a mover takes the mmap_lock of every process that maps the
-// buffer, clears those processes' PTEs itself (the "ugly PTE hacks" walk of its own VMA list),
-// copies, io_remap_pfn_range()s every VMA over the new location, and unlocks.
+// the buffer's current location when it is bound (TT or VRAM; unbound system pages are served
+// by the fault handler, as the 2006 nopage did); a mover takes the mmap_lock of every process
+// that maps the buffer, clears those processes' PTEs itself (the "ugly PTE hacks" walk of its
+// own VMA list), moves, io_remap_pfn_range()s every VMA over a bound new location, and unlocks.
 //
-// As in drm_ttm_lock_mmap_sem(): the list of mappers is snapshotted under the device mutex
-// (dev->struct_mutex), the mutex is dropped, every mmap_lock is taken for write in list order
-// (`registration`, what the 2006 code really did: its sorted insert was a no-op) or sorted by
-// process with a nesting annotation (`sorted`, like mm_take_all_locks), and the mutex is taken
-// again. With `recheck` the mover compares the list's sequence number and starts over when a
-// new mapper registered meanwhile (L2). The snapshot holds raw mm pointers, so a process that
-// exits meanwhile leaves the mover locking a freed mm (L4). The TTM core's own unmap on move is
-// off for this driver (bdev.unmapOnMove), as the 2006 code did not use unmap_mapping_range.
+// As in drm_ttm_lock_mmap_sem(): the list of mappers is snapshotted under dev->struct_mutex, the
+// mutex is dropped, every mmap_lock is taken for write in list order (`registration`, what the
+// 2006 code really did: its sorted insert was a no-op) or sorted by process with a nesting
+// annotation (`sorted`, like mm_take_all_locks), and the mutex is taken again. With `recheck`
+// the mover compares the list's sequence number and starts over when a new mapper registered
+// meanwhile (L2). The snapshot holds raw mm pointers, so a process that exits meanwhile leaves
+// the mover locking a freed mm (L4). With `objectFirst` the mover takes the object lock before
+// the mmap locks (the 2.6.15-2.6.18 drm_bo_lock_kmm order, with down_write instead of its
+// trylock), against a fault that holds mmap_lock and wants the object lock (L5). A fault on a
+// buffer in CPU-invisible VRAM calls the mover, which wants the faulting process's mmap_lock
+// for write (L6). The TTM core's own unmap on move is off (bdev.unmapOnMove): the 2006 code did
+// not use unmap_mapping_range.
 //
-// A PTE that is none in a locked-down mapping (after a swapout) is filled by the fault handler
-// under the same locks, the compat nopage path for pages that are not pre-mapped.
+// Lock order: mmap_lock -> object lock (the BO's resv) -> struct_mutex.
 
 import { dma_resv_lock, dma_resv_unlock } from "../kernel/dma_resv.js";
 import type { Kernel } from "../kernel/kernel.js";
@@ -59,7 +63,7 @@ interface Mappers {
 type LockAllConfig = Extract<ProtocolConfig, { name: "lock-all-mmap" }>;
 
 export class LockAllMmapProtocol extends Protocol {
-  /** dev->struct_mutex: protects the mapper lists and every placement change. */
+  /** dev->struct_mutex: protects the mapper lists (innermost lock). */
   private readonly structMutex: mutex;
   /** What `sorted` holds while nesting mmap_locks, like mm_all_locks_mutex. */
   private readonly allMmsMutex: mutex;
@@ -136,26 +140,38 @@ export class LockAllMmapProtocol extends Protocol {
         yield* ttm_bo_put(bo);
       },
     };
-    yield* mutex_lock(this.structMutex, site);
     yield* dma_resv_lock(bo.base.resv, null, site);
     yield* this.waitKernelFences(bo, site);
-    yield* this.remapVma(bo, vma, site);
+    if (this.bound(bo)) yield* this.remapVma(bo, vma, site);
+    yield* mutex_lock(this.structMutex, site);
     this.register(bo, vma);
-    yield* dma_resv_unlock(bo.base.resv, site);
     yield* mutex_unlock(this.structMutex, site);
+    yield* dma_resv_unlock(bo.base.resv, site);
     return 0;
   }
 
-  /** A fault on a PTE that is not pre-mapped: insert the current location under the locks. */
+  /** Whether the BO lives in a bound place (TT or VRAM) that mmap and moves pre-map. */
+  private bound(bo: ttm_buffer_object): boolean {
+    const res = bo.resource;
+    return res !== null && res.mem_type !== TTM_PL_SYSTEM;
+  }
+
+  /**
+   * A fault on a PTE that is not pre-mapped (a system page, or after a swapout): insert the
+   * current location under the object lock. A buffer in invisible VRAM must move first, and the
+   * mover wants this process's mmap_lock for write while the fault holds it for read (L6).
+   */
   private *fault(vmf: vm_fault): Gen<vm_fault_t> {
     const site = "drm_ttm_nopage";
     const bo = vmf.vma.vm_private_data as ttm_buffer_object;
-    yield* mutex_lock(this.structMutex, site);
+    if (this.inInvisibleVram(bo)) {
+      const ret = yield* this.move(bo, "tt");
+      if (ret !== 0) return VM_FAULT_SIGBUS;
+    }
     yield* dma_resv_lock(bo.base.resv, null, site);
     const pfn = yield* this.cpuPfnLocked(bo, this.pageIndex(bo, vmf.vma, vmf.address), "aperture");
     if (pfn !== null) yield* vm_insert_pfn(vmf.vma, vmf.address, pfn, site);
     yield* dma_resv_unlock(bo.base.resv, site);
-    yield* mutex_unlock(this.structMutex, site);
     return pfn === null ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
   }
 
@@ -167,14 +183,15 @@ export class LockAllMmapProtocol extends Protocol {
   private *withAllMappingsLocked(bo: ttm_buffer_object, body: () => Gen<number>): Gen<number> {
     const site = "drm_ttm_lock_mmap_sem";
     const m = this.mappersOf(bo);
+    const objectFirst = this.lockAll.objectFirst;
+    const sorted = this.lockAll.order === "sorted";
+    if (objectFirst) yield* dma_resv_lock(bo.base.resv, null, "drm_bo_lock_kmm");
     for (;;) {
       yield* mutex_lock(this.structMutex, site);
       const snapshot = m.mms.map((e) => e.mm);
-      if (this.lockAll.order === "sorted")
-        snapshot.sort((a, b) => (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
+      if (sorted) snapshot.sort((a, b) => (a.owner < b.owner ? -1 : a.owner > b.owner ? 1 : 0));
       const seq = m.seq;
       yield* mutex_unlock(this.structMutex, site);
-      const sorted = this.lockAll.order === "sorted";
       if (sorted) yield* mutex_lock(this.allMmsMutex, site);
       for (const mm of snapshot) {
         if (sorted) {
@@ -184,26 +201,28 @@ export class LockAllMmapProtocol extends Protocol {
           yield* mmap_write_lock(mm, site);
         }
       }
+      if (!objectFirst) yield* dma_resv_lock(bo.base.resv, null, site);
       yield* mutex_lock(this.structMutex, site);
       if (this.lockAll.recheck && m.seq !== seq) {
-        yield* this.unlockAll(snapshot, sorted, site);
+        yield* mutex_unlock(this.structMutex, site);
+        if (!objectFirst) yield* dma_resv_unlock(bo.base.resv, site);
+        yield* this.unlockMms(snapshot, sorted, site);
         continue;
       }
-      yield* dma_resv_lock(bo.base.resv, null, site);
       const locked = m.vmas.filter((v) => snapshot.includes(v.vm_mm));
+      yield* mutex_unlock(this.structMutex, site);
       for (const vma of locked)
         yield* zap_page_range(vma, vma.vm_start, vma.vm_end, "drm_ttm_unmap_vma_pages");
       const ret = yield* body();
-      if (ret === 0)
+      if (ret === 0 && this.bound(bo))
         for (const vma of locked) yield* this.remapVma(bo, vma, "drm_ttm_ioremap_vmas");
       yield* dma_resv_unlock(bo.base.resv, site);
-      yield* this.unlockAll(snapshot, sorted, site);
+      yield* this.unlockMms(snapshot, sorted, site);
       return ret;
     }
   }
 
-  private *unlockAll(snapshot: readonly mm_struct[], sorted: boolean, site: string): Gen {
-    yield* mutex_unlock(this.structMutex, site);
+  private *unlockMms(snapshot: readonly mm_struct[], sorted: boolean, site: string): Gen {
     for (const mm of [...snapshot].reverse()) yield* mmap_write_unlock(mm, site);
     if (sorted) yield* mutex_unlock(this.allMmsMutex, site);
   }

@@ -37,6 +37,7 @@ export class NopageProtocol extends Protocol {
     const site = "drm_bo_vm_nopage";
     const bo = vma.vm_private_data as ttm_buffer_object;
     yield* dma_resv_lock(bo.base.resv, null, site);
+    yield* this.makeCpuReachable(bo);
     yield* this.waitKernelFences(bo, site);
     const pfn = yield* this.cpuPfnLocked(bo, this.pageIndex(bo, vma, address), "pages");
     const page = pfn === null ? null : this.k.mem.pfnToPage(pfn);

@@ -34,6 +34,7 @@ export class NopfnProtocol extends Protocol {
     const site = "drm_bo_vm_nopfn";
     const bo = vma.vm_private_data as ttm_buffer_object;
     yield* dma_resv_lock(bo.base.resv, null, site);
+    yield* this.makeCpuReachable(bo);
     yield* this.waitKernelFences(bo, site);
     const pfn = yield* this.cpuPfnLocked(bo, this.pageIndex(bo, vma, address), "aperture");
     yield* dma_resv_unlock(bo.base.resv, site);

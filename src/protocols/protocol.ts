@@ -42,7 +42,12 @@ import {
   ttm_ctx,
 } from "../ttm/ttm_bo.js";
 import { ttm_bo_kmap_page, ttm_bo_page_pfn, ttm_mem_io_reserve } from "../ttm/ttm_bo_util.js";
-import { TTM_PL_SYSTEM, TTM_PL_TT, TTM_PL_VRAM } from "../ttm/ttm_placement.js";
+import {
+  TTM_PL_FLAG_FALLBACK,
+  TTM_PL_SYSTEM,
+  TTM_PL_TT,
+  TTM_PL_VRAM,
+} from "../ttm/ttm_placement.js";
 
 /** The protocols and their options (SCENARIO-FORMAT.md, "Protocols"). */
 export type ProtocolConfig =
@@ -50,6 +55,11 @@ export type ProtocolConfig =
       readonly name: "lock-all-mmap";
       readonly order: "registration" | "sorted";
       readonly recheck: boolean;
+      /**
+       * The mover takes the object lock before the mmap locks, as the 2.6.15-2.6.18 compat
+       * code did (drm_bo_lock_kmm), but with down_write where that code used a trylock.
+       */
+      readonly objectFirst: boolean;
     }
   | { readonly name: "nopage"; readonly truncateCheck: boolean }
   | { readonly name: "nopfn" }
@@ -110,6 +120,32 @@ export abstract class Protocol {
     if (res === null) return null;
     if (res.mem_type === TTM_PL_VRAM) return this.k.mem.vram[res.start + page] ?? null;
     return bo.ttm?.pages?.[page]?.frame ?? null;
+  }
+
+  /** Whether the BO is in VRAM beyond the CPU-visible window, where no fault can map it. */
+  inInvisibleVram(bo: ttm_buffer_object): boolean {
+    const res = bo.resource;
+    return (
+      res !== null &&
+      res.mem_type === TTM_PL_VRAM &&
+      res.start + res.num_pages > this.k.mem.config.visibleVram
+    );
+  }
+
+  /**
+   * Moves a reserved BO that is in invisible VRAM into the visible window (or TT when the
+   * window is full), as amdgpu_bo_fault_reserve_notify does from inside the fault (litmus L6).
+   * Returns 0 or a negative errno.
+   */
+  *makeCpuReachable(bo: ttm_buffer_object): Gen<number> {
+    if (!this.inInvisibleVram(bo)) return 0;
+    const placement = {
+      placement: [
+        { fpfn: 0, lpfn: this.k.mem.config.visibleVram, mem_type: TTM_PL_VRAM, flags: 0 },
+        { fpfn: 0, lpfn: 0, mem_type: TTM_PL_TT, flags: TTM_PL_FLAG_FALLBACK },
+      ],
+    };
+    return yield* ttm_bo_validate(bo, placement, ttm_ctx({ interruptible: true }));
   }
 
   /** Waits for the KERNEL fences of a reserved BO (moves and clears in flight). */

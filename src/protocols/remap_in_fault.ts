@@ -35,6 +35,7 @@ export class RemapInFaultProtocol extends Protocol {
     const site = "drm_bo_vm_nopage";
     const bo = vma.vm_private_data as ttm_buffer_object;
     yield* dma_resv_lock(bo.base.resv, null, site);
+    yield* this.makeCpuReachable(bo);
     yield* this.waitKernelFences(bo, site);
     let ok = true;
     for (let address = vma.vm_start; address < vma.vm_end && ok; address++) {

@@ -16,7 +16,7 @@ import {
   type vm_fault_t,
 } from "../kernel/mm_types.js";
 import type { Gen } from "../kernel/sched.js";
-import { ttm_bo_validate, type ttm_buffer_object, ttm_ctx } from "../ttm/ttm_bo.js";
+import type { ttm_buffer_object } from "../ttm/ttm_bo.js";
 import {
   ttm_bo_mmap_obj,
   ttm_bo_vm_close,
@@ -24,7 +24,6 @@ import {
   ttm_bo_vm_open,
   ttm_bo_vm_reserve,
 } from "../ttm/ttm_bo_vm.js";
-import { TTM_PL_FLAG_FALLBACK, TTM_PL_TT, TTM_PL_VRAM } from "../ttm/ttm_placement.js";
 import { Protocol, type ProtocolConfig } from "./protocol.js";
 
 export class TtmProtocol extends Protocol {
@@ -51,20 +50,9 @@ export class TtmProtocol extends Protocol {
     const bo = vmf.vma.vm_private_data as ttm_buffer_object;
     let ret = yield* ttm_bo_vm_reserve(bo, vmf);
     if (ret !== 0) return ret;
-    const visible = this.k.mem.config.visibleVram;
-    const res = bo.resource;
-    if (res !== null && res.mem_type === TTM_PL_VRAM && res.start + res.num_pages > visible) {
-      const placement = {
-        placement: [
-          { fpfn: 0, lpfn: visible, mem_type: TTM_PL_VRAM, flags: 0 },
-          { fpfn: 0, lpfn: 0, mem_type: TTM_PL_TT, flags: TTM_PL_FLAG_FALLBACK },
-        ],
-      };
-      const vret = yield* ttm_bo_validate(bo, placement, ttm_ctx({ interruptible: true }));
-      if (vret !== 0) {
-        yield* dma_resv_unlock(bo.base.resv, site);
-        return VM_FAULT_SIGBUS;
-      }
+    if ((yield* this.makeCpuReachable(bo)) !== 0) {
+      yield* dma_resv_unlock(bo.base.resv, site);
+      return VM_FAULT_SIGBUS;
     }
     ret = yield* ttm_bo_vm_fault_reserved(vmf, vmf.vma.vm_page_prot, this.prefault);
     if (ret === VM_FAULT_RETRY && !(vmf.flags & FAULT_FLAG_RETRY_NOWAIT)) return ret;

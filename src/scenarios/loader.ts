@@ -377,6 +377,7 @@ const PROTOCOL_OPTIONS: {
   "lock-all-mmap": {
     order: { read: oneOf(["registration", "sorted"] as const), fallback: "registration" },
     recheck: { read: boolean, fallback: false },
+    objectFirst: { read: boolean, fallback: false },
   },
   nopage: { truncateCheck: { read: boolean, fallback: true } },
   nopfn: {},

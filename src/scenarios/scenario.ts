@@ -2,6 +2,8 @@
 // loader produces after validating a `faultline/scenario@1` document, with every default filled
 // in and every name checked. Field and op names are the contract's; do not rename them.
 
+import type { ProtocolConfig } from "../protocols/protocol.js";
+
 export const SCENARIO_FORMAT = "faultline/scenario@1";
 
 /** The finding kinds of the contract, in the order reports list them. */
@@ -21,18 +23,11 @@ export type FindingKind = (typeof FINDING_KINDS)[number];
 export type Placement = "system" | "tt" | "vram";
 export const PLACEMENTS: readonly Placement[] = ["system", "tt", "vram"];
 
-/** The protocol under test, with its options filled in (defaults first in the contract). */
-export type ProtocolSpec =
-  | {
-      readonly name: "lock-all-mmap";
-      readonly order: "registration" | "sorted";
-      readonly recheck: boolean;
-    }
-  | { readonly name: "nopage"; readonly truncateCheck: boolean }
-  | { readonly name: "nopfn" }
-  | { readonly name: "insert-pfn" }
-  | { readonly name: "remap-in-fault" }
-  | { readonly name: "ttm"; readonly prefault: number; readonly pipelined: boolean };
+/**
+ * The protocol under test, with its options filled in (defaults first in the contract). The
+ * protocols layer defines the options; the format reuses its type so the two cannot drift.
+ */
+export type ProtocolSpec = ProtocolConfig;
 export type ProtocolName = ProtocolSpec["name"];
 export const PROTOCOL_NAMES: readonly ProtocolName[] = [
   "lock-all-mmap",
