@@ -77,11 +77,14 @@ import {
   ttm_resource_add_bulk_move,
   ttm_resource_alloc,
   ttm_resource_compatible,
+  ttm_resource_cursor,
+  ttm_resource_cursor_fini,
   ttm_resource_del_bulk_move,
   ttm_resource_del_bulk_move_unevictable,
   ttm_resource_free,
   ttm_resource_intersects,
   type ttm_resource_manager,
+  ttm_resource_manager_first,
   ttm_resource_manager_used,
   ttm_resource_move_to_lru_tail,
 } from "./ttm_resource.js";
@@ -296,7 +299,7 @@ function* ttm_bo_release(bo: ttm_buffer_object): Gen {
     bdev.funcs.release_notify?.(bo);
     if (bdev.vma_manager !== null) drm_vma_offset_remove(bdev.vma_manager, bo.base.vma_node);
     ttm_mem_io_free(bdev, bo.resource);
-    const idle = yield* dma_resv_test_signaled(bo.base.resv, DMA_RESV_USAGE_BOOKKEEP, site);
+    const idle = yield* dma_resv_test_signaled(bo.base._resv, DMA_RESV_USAGE_BOOKKEEP, site);
     if (!idle || bo.type === ttm_bo_type_sg || !(yield* dma_resv_trylock(bo.base.resv, site))) {
       // The BO is not idle: resurrect it for delayed destroy.
       bo.deleted = true;
@@ -982,31 +985,41 @@ export function* ttm_bo_swapout(
   return yield* ttm_lru_walk_for_evict(walk, bdev, man, target);
 }
 
-/** ttm_bo_evict_first(): evicts (or reaps) the first evictable BO of `man`. */
+/**
+ * ttm_bo_evict_first(): evicts (or reaps) the BO at the head of `man`'s LRU, taking its
+ * reservation with a blocking lock (no ticket). Returns 0, -ENOENT when the LRU is empty, or
+ * the error of the reserve or the eviction.
+ */
 export function* ttm_bo_evict_first(
   bdev: ttm_device,
   man: ttm_resource_manager,
   ctx: ttm_operation_ctx,
 ): Gen<number> {
-  const walk: ttm_lru_walk = {
-    process_bo: function* (w, bo) {
-      if (bo.pin_count > 0) return 0;
-      const ret = bo.deleted
-        ? yield* ttm_bo_cleanup_after_wait(bo, w.ctx)
-        : yield* ttm_bo_evict(bo, w.ctx);
-      return ret === 0 ? 1 : ret;
-    },
-    ctx,
-    ticket: null,
-    trylock_only: true,
-  };
-  const ret = yield* ttm_lru_walk_for_evict(walk, bdev, man, 1);
-  return ret > 0 ? 0 : ret === 0 ? -ENOENT : ret;
-}
-
-function* ttm_bo_cleanup_after_wait(bo: ttm_buffer_object, ctx: ttm_operation_ctx): Gen<number> {
-  const ret = yield* ttm_bo_wait_ctx(bo, ctx);
-  if (ret === 0) yield* ttm_bo_cleanup_memtype_use(bo);
+  const site = "ttm_bo_evict_first";
+  yield* spin_lock(bdev.lru_lock, site);
+  const cursor = new ttm_resource_cursor(man);
+  const res = ttm_resource_manager_first(cursor);
+  ttm_resource_cursor_fini(cursor);
+  if (res === null || res.bo === null || !ttm_bo_get_unless_zero(res.bo)) {
+    yield* spin_unlock(bdev.lru_lock, site);
+    return res === null ? -ENOENT : 0;
+  }
+  const bo = res.bo;
+  const mem_type = res.mem_type;
+  yield* spin_unlock(bdev.lru_lock, site);
+  let ret = yield* ttm_bo_reserve(bo, ctx.interruptible, ctx.no_wait_gpu, null, site);
+  if (ret === 0) {
+    if (bo.resource !== null && bo.resource.mem_type === mem_type) {
+      if (bo.deleted) {
+        ret = yield* ttm_bo_wait_ctx(bo, ctx);
+        if (ret === 0) yield* ttm_bo_cleanup_memtype_use(bo);
+      } else {
+        ret = yield* ttm_bo_evict(bo, ctx);
+      }
+    }
+    yield* dma_resv_unlock(bo.base.resv, site);
+  }
+  yield* ttm_bo_put(bo);
   return ret;
 }
 

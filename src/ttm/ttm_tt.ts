@@ -8,6 +8,7 @@
 // lets tests make shmem allocation fail.
 
 import { BUG } from "../kernel/bug.js";
+import { dma_resv_assert_held } from "../kernel/dma_resv.js";
 import { EINVAL, ENOMEM } from "../kernel/errno.js";
 import type { StructPage } from "../kernel/physmem.js";
 import type { Gen } from "../kernel/sched.js";
@@ -103,12 +104,14 @@ export function ttm_tt_fini(tt: ttm_tt): void {
  * Returns 0, -EINVAL for an unknown BO type, -ENOMEM when the driver cannot create one.
  */
 export function ttm_tt_create(bo: ttm_buffer_object, zero_alloc: boolean): number {
+  dma_resv_assert_held(bo.base.resv, "ttm_tt_create");
   if (bo.ttm !== null) return 0;
   let page_flags = 0;
   switch (bo.type) {
     case ttm_bo_type_device:
-    case ttm_bo_type_kernel:
       if (zero_alloc) page_flags |= TTM_TT_FLAG_ZERO_ALLOC;
+      break;
+    case ttm_bo_type_kernel:
       break;
     case ttm_bo_type_sg:
       page_flags = TTM_TT_FLAG_EXTERNAL;
