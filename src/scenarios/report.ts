@@ -47,9 +47,14 @@ const COLUMN = 46;
 /** The timeline of an execution's events. */
 export function timeline(events: readonly TraceEvent[], sched: Sched): string {
   const names = new Map(sched.tasks.map((t) => [t.id, t.name]));
+  // The setup task ran alone before any thread started; its events are context, not the race.
+  const setup = sched.tasks.find((t) => t.name === "setup");
   const rows = events
     .map((e) => ({ e, text: describeEvent(e) }))
-    .filter((r): r is { e: TraceEvent; text: string } => r.text !== null && r.e.step >= 0);
+    .filter(
+      (r): r is { e: TraceEvent; text: string } =>
+        r.text !== null && r.e.step >= 0 && r.e.task !== setup?.id,
+    );
   const taskIds = [...new Set(rows.map((r) => r.e.task))].sort((a, b) => a - b);
   const name = (id: number): string => names.get(id) ?? (id === 0 ? "kernel" : `task${id}`);
   if (taskIds.length === 0) return "(no events)";

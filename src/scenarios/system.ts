@@ -352,14 +352,16 @@ export class ScenarioSystem {
       const page = this.protocol.pageIndex(bo, vma, a.user.vpn);
       const where = `${a.via === "user" ? "user" : "copy_from_user"} ${a.kind} of ${bo.name}[${page}] word ${a.word} through ${vma.label} (${a.user.mm} vpn 0x${a.user.vpn.toString(16)}, pfn 0x${a.pfn.toString(16)})`;
       const owner = a.frame?.owner ?? null;
-      if (a.frame === null || owner === null || owner.name !== bo.name) {
-        const whose =
-          a.frame === null
-            ? "reaches no memory"
-            : owner === null
-              ? "reaches a free frame"
-              : `reaches a frame of ${owner.name}`;
-        this.log.add({ kind: "isolation-breach", message: `${where} ${whose}`, step });
+      if (a.frame === null) {
+        // An unbound aperture slot or an unclaimed bus address: the GART's scratch page at worst.
+        this.log.add({
+          kind: "stale-mapping",
+          message: `${where} reaches no memory: the mapping is stale`,
+          step,
+        });
+      } else if (owner === null || owner.name !== bo.name) {
+        const whose = owner === null ? "a free frame" : `a frame of ${owner.name}`;
+        this.log.add({ kind: "isolation-breach", message: `${where} reaches ${whose}`, step });
       } else if (a.frame !== this.protocol.currentFrame(bo, page)) {
         this.log.add({
           kind: "stale-mapping",
