@@ -4,16 +4,33 @@
 //
 // The allocator manages one range [start, start + size). Callers own the `drm_mm_node` objects;
 // the allocator never allocates memory per operation. A hole is the gap after a node and is
-// recorded in that node (`hole_size`); the sentinel `head_node` owns the hole at the start of the
-// range. Holes are indexed three ways: by size (`holes_size`, largest first, for
+// recorded with that node (`hole_size`); the sentinel `head_node` owns the hole at the start of
+// the range. Holes are indexed three ways: by size (`holes_size`, largest first, for
 // DRM_MM_INSERT_BEST and the O(1) "nothing big enough" reject), by address (`holes_addr`,
 // augmented with the largest hole of each subtree, for LOW, HIGH and reserve), and in
-// most-recently-used order (`hole_stack`, for EVICT). Allocated nodes sit on an address-ordered
-// list and in an address-ordered tree for range lookups.
+// most-recently-used order (`hole_stack`, for EVICT). Allocated nodes also sit on an
+// address-ordered list.
 //
 // Not thread-safe, as upstream: the caller serialises every call (TTM's range manager holds a
 // spinlock). While an eviction scan has nodes in its roster, only drm_mm_scan_* calls are
 // allowed on the allocator.
+//
+// How the port stores things, and why (measured with bench/drm_mm.ts):
+// - The private fields of each node (list links, tree links, hole_size, subtree maxima) live in
+//   a slot of a Float64Array owned by the allocator, not in the node object; see rbtree.ts.
+//   Pointer-chasing through objects cost about twice as much per tree level.
+// - holes_addr holds every node, the head first, keyed by address; a node without a hole counts
+//   as a hole of size 0, which no search can use. It is upstream's holes_addr and interval_tree
+//   in one: a hole that appears, grows, shrinks or vanishes changes a size in place instead of
+//   leaving and re-entering a tree, and an insertion links one tree node next to its
+//   predecessor. subtree_max_hole is kept per child subtree, so updating it up the tree reads
+//   no sibling. LOW, HIGH, reserve and the range lookups return what upstream's return (they
+//   depend only on address order and on the maxima); DRM_MM_INSERT_ONCE looks at the first
+//   real hole where the descent lands, and which hole that is depends on the tree's shape and
+//   contents here as upstream, so ONCE may fail in different corner cases than the kernel's.
+// - holes_size is a tree of size classes (one per distinct hole size, in their own small
+//   array), each listing its holes newest first. BEST visits holes in exactly upstream's order
+//   (smallest fitting size first, newest first within a size), and most updates touch a list.
 //
 // What this port leaves out or changes, and why:
 // - Addresses, sizes and alignments are JS numbers up to DRM_MM_ADDR_MAX (2^53 - 1) instead of
@@ -27,25 +44,22 @@
 // - drm_mm_takedown() on an allocator that still has nodes throws DrmMmBug carrying the WARN
 //   text and the leaked nodes, instead of WARNing and carrying on; the allocator is untouched.
 //   There is no stack depot, so every leak reports "unknown owner".
-// - The tree of allocated nodes is an ordered red-black tree keyed by start, without the
-//   interval tree's __subtree_last: allocated nodes never overlap, so the node with the
-//   largest start at or below an address answers every overlap query the interval tree did.
 // - Alignment uses `%` everywhere; upstream's power-of-two `remainder_mask` would need 64-bit
 //   bitwise operations, which JS numbers do not have.
 // - Iterator macros are generator functions; color_adjust receives a mutable bounds object in
 //   place of two u64 pointers.
 
 import {
+  RB_NIL,
   type rb_augment_callbacks,
   rb_erase_augmented,
   rb_erase_cached,
   rb_insert_augmented,
   rb_insert_color_cached,
+  type rb_layout,
   rb_link_node,
-  rb_node,
+  rb_next,
   rb_prev,
-  rb_replace_node,
-  rb_replace_node_cached,
   rb_root,
   rb_root_cached,
 } from "./rbtree.js";
@@ -86,9 +100,80 @@ export class DrmMmBug extends Error {
   override readonly name = "DrmMmBug";
 }
 
+// Callers pass constant messages, so that a passing check costs no string building.
 function DRM_MM_BUG_ON(condition: boolean, what: string): void {
   if (condition) throw new DrmMmBug(what);
 }
+
+// ------------------------------------------------------------------------------------------
+// Slot layout (ours). The private fields of `struct drm_mm_node` live in a slot of the
+// allocator's heap while the node is allocated; a slot is named by its offset. Each index keeps
+// its key and links together so that a descent reads one cache line per level. Exported for
+// drm_mm_checker.ts only.
+
+/** Doubles per slot: two cache lines. */
+export const SLOT_STRIDE = 16;
+/** holes_addr, keyed by the node's end, which is where the hole after it starts. */
+export const A_KEY = 0;
+export const A_LEFT = 1;
+export const A_RIGHT = 2;
+export const A_PARENT = 3;
+export const A_RED = 4;
+/** hole_size: the gap after this node; 0 means no hole follows. */
+export const HOLE_SIZE = 5;
+/**
+ * Upstream's subtree_max_hole, kept as one maximum per child subtree: the largest hole_size in
+ * the left and in the right subtree. A node's subtree_max_hole is the largest of its own hole
+ * and these two, so updating it up the tree touches each ancestor's slot but not its siblings'.
+ */
+export const MAX_LEFT = 6;
+export const MAX_RIGHT = 7;
+/** holes_size: the size class of this node's hole, and its neighbours there, newest first. */
+export const SIZE_CLASS = 8;
+export const SIZE_PREV = 9;
+export const SIZE_NEXT = 10;
+/** The node's start (for the head node: the end of the range). */
+export const START = 11;
+/** node_list and hole_stack links. */
+export const LIST_PREV = 12;
+export const LIST_NEXT = 13;
+export const STACK_PREV = 14;
+export const STACK_NEXT = 15;
+
+export const HOLES_ADDR_LAYOUT: rb_layout = {
+  key: A_KEY,
+  left: A_LEFT,
+  right: A_RIGHT,
+  parent: A_PARENT,
+  red: A_RED,
+};
+
+/**
+ * Size classes, in their own array `mm.sizeClasses`: one per distinct hole size, in a tree by
+ * size, largest first, each with the list of its holes. Classes are few and packed together, so
+ * BEST's searches stay in cache however many holes there are.
+ */
+export const CLASS_STRIDE = 8;
+export const C_KEY = 0;
+export const C_LEFT = 1;
+export const C_RIGHT = 2;
+export const C_PARENT = 3;
+export const C_RED = 4;
+/** The newest hole of the class. */
+export const C_FIRST = 5;
+
+export const HOLES_SIZE_LAYOUT: rb_layout = {
+  key: C_KEY,
+  left: C_LEFT,
+  right: C_RIGHT,
+  parent: C_PARENT,
+  red: C_RED,
+};
+
+/** Slot 0 is the trees' null node, slot 1 the head node, slot 2 the hole_stack list head. */
+export const HEAD_SLOT = SLOT_STRIDE;
+export const STACK_SLOT = 2 * SLOT_STRIDE;
+const FIRST_FREE_SLOT = 3 * SLOT_STRIDE;
 
 /** The interval that `color_adjust` may shrink in place; stands in for its two u64 pointers. */
 export interface HoleBounds {
@@ -106,8 +191,8 @@ export type drm_mm_color_adjust = (node: drm_mm_node, color: number, bounds: Hol
 
 /**
  * One allocation, owned by the caller. Set `start`, `size` and `color` before
- * drm_mm_reserve_node(); the insert functions set them. Everything after `size` is private to
- * the allocator (the `private:` part of the C struct); read it only through the helpers.
+ * drm_mm_reserve_node(); the insert functions set them. The rest is private to the allocator
+ * (the `private:` part of the C struct); read it only through the helpers.
  */
 export class drm_mm_node {
   /** Opaque tag passed to color_adjust. */
@@ -118,43 +203,46 @@ export class drm_mm_node {
   size = 0;
   /** The allocator this node was last inserted into. */
   mm: drm_mm | null = null;
-  /** Address-ordered list of allocated nodes, circular through `mm.head_node` (node_list). */
-  nodeListPrev: drm_mm_node = this;
-  nodeListNext: drm_mm_node = this;
-  /** MRU list of nodes followed by a hole, anchored at `mm.hole_stack` (hole_stack). */
-  holeStackPrev: drm_mm_node = this;
-  holeStackNext: drm_mm_node = this;
-  /** Link in `mm.interval_tree`, keyed by `start`. */
-  readonly rb = new rb_node<drm_mm_node>(this);
-  /** Link in `mm.holes_size`, keyed by `hole_size`, largest first. */
-  readonly rb_hole_size = new rb_node<drm_mm_node>(this);
-  /** Link in `mm.holes_addr`, keyed by hole start and augmented with `subtree_max_hole`. */
-  readonly rb_hole_addr = new rb_node<drm_mm_node>(this);
-  /** Size of the hole after this node; 0 means no hole follows. */
-  hole_size = 0;
-  /** Largest `hole_size` in this node's `holes_addr` subtree. */
-  subtree_max_hole = 0;
   /** DRM_MM_NODE_ALLOCATED_BIT and DRM_MM_NODE_SCANNED_BIT. */
   flags = 0;
+  /** Ours: the offset of this node's slot in `mm.heap` while allocated, else -1. */
+  slot = -1;
 }
 
 /** The allocator. Zero it with `new drm_mm()`, then call drm_mm_init(). */
 export class drm_mm {
   /** Optional driver hook; see drm_mm_color_adjust. */
   color_adjust: drm_mm_color_adjust | null = null;
-  /** Sentinel of the MRU hole list; never allocated, never in a tree. */
-  hole_stack = new drm_mm_node();
   /** Sentinel of the node list; its hole is the one at the start of the range. */
   head_node = new drm_mm_node();
-  /** Allocated nodes by start; the cached leftmost is the lowest node. */
-  interval_tree = new rb_root_cached<drm_mm_node>();
-  /** Hole owners by hole size, largest first; the cached leftmost is the largest hole. */
-  holes_size = new rb_root_cached<drm_mm_node>();
-  /** Hole owners by hole start, augmented with subtree_max_hole. */
-  holes_addr = new rb_root<drm_mm_node>();
+  /**
+   * Hole owners by hole size, largest first, and among equal sizes newest first: a tree of the
+   * size classes in `sizeClasses`, each listing its holes; the cached leftmost is the largest.
+   */
+  holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
+  /**
+   * Every node, the head first, in address order, augmented with subtree_max_hole. It serves
+   * as upstream's holes_addr (a node without a hole counts as a hole of size 0, which no search
+   * can use) and as its interval_tree of allocated nodes.
+   */
+  holes_addr = new rb_root(HOLES_ADDR_LAYOUT);
   /** Number of nodes currently in an eviction roster. */
   scan_active = 0;
-  /** Scratch bounds handed to color_adjust, reused so that searching does not allocate. */
+  /** Ours: the slots (see SLOT_STRIDE); grows by doubling, never per operation. */
+  heap = new Float64Array(0);
+  /** Ours: the node object of each slot, by slot number (offset / SLOT_STRIDE). */
+  slotNodes: drm_mm_node[] = [];
+  /** Ours: offsets of released slots, reused before the heap grows. */
+  freeSlots: number[] = [];
+  /** Ours: the first never-used slot offset. */
+  nextSlot = 0;
+  /** Ours: the size classes (see CLASS_STRIDE); offset 0 is the null class. */
+  sizeClasses = new Float64Array(0);
+  /** Ours: offsets of released size classes. */
+  freeClasses: number[] = [];
+  /** Ours: the first never-used size class offset. */
+  nextClass = 0;
+  /** Ours: scratch bounds handed to color_adjust, reused so that searching does not allocate. */
   colorAdjustBounds: HoleBounds = { start: 0, end: 0 };
 }
 
@@ -179,6 +267,13 @@ export interface drm_printer {
   printfn(text: string): void;
 }
 
+/** Stands in the slot table for released slots, so that they keep no caller node alive. */
+const RELEASED = new drm_mm_node();
+
+function nodeOf(mm: drm_mm, slot: number): drm_mm_node {
+  return mm.slotNodes[slot / SLOT_STRIDE]!;
+}
+
 // ------------------------------------------------------------------------------------------
 // Small helpers from include/drm/drm_mm.h.
 
@@ -198,43 +293,42 @@ export function drm_mm_initialized(mm: drm_mm): boolean {
   return mm.head_node.mm === mm;
 }
 
-/** Whether a hole follows `node`. */
-export function drm_mm_hole_follows(node: drm_mm_node): boolean {
-  return node.hole_size !== 0;
+/** The size of the hole after `node` (C's private `hole_size`); 0 if none follows. */
+export function drm_mm_hole_size(node: drm_mm_node): number {
+  return node.slot < 0 || node.mm === null ? 0 : node.mm.heap[node.slot + HOLE_SIZE]!;
 }
 
-function __drm_mm_hole_node_start(hole_node: drm_mm_node): number {
-  // For the head node, start + size is the range start (its size is minus the range size).
-  return hole_node.start + hole_node.size;
+/** Whether a hole follows `node`. */
+export function drm_mm_hole_follows(node: drm_mm_node): boolean {
+  return drm_mm_hole_size(node) !== 0;
 }
 
 /** Start of the hole after `hole_node`. The caller must check drm_mm_hole_follows() first. */
 export function drm_mm_hole_node_start(hole_node: drm_mm_node): number {
   DRM_MM_BUG_ON(!drm_mm_hole_follows(hole_node), "drm_mm_hole_node_start: no hole follows");
-  return __drm_mm_hole_node_start(hole_node);
-}
-
-function __drm_mm_hole_node_end(hole_node: drm_mm_node): number {
-  return hole_node.nodeListNext.start;
+  // For the head node, start + size is the range start (its size is minus the range size).
+  return hole_node.start + hole_node.size;
 }
 
 /** End of the hole after `hole_node`. The caller must check drm_mm_hole_follows() first. */
 export function drm_mm_hole_node_end(hole_node: drm_mm_node): number {
   DRM_MM_BUG_ON(!drm_mm_hole_follows(hole_node), "drm_mm_hole_node_end: no hole follows");
-  return __drm_mm_hole_node_end(hole_node);
+  return nextNode(hole_node).start;
 }
 
 /**
  * The node after `node` in address order, or the head node after the last one; C's
- * `list_next_entry(node, node_list)`, as used by color_adjust callbacks.
+ * `list_next_entry(node, node_list)`, as used by color_adjust callbacks. `node` must be
+ * allocated or be the head node.
  */
 export function nextNode(node: drm_mm_node): drm_mm_node {
-  return node.nodeListNext;
+  const mm = node.mm!;
+  return nodeOf(mm, mm.heap[node.slot + LIST_NEXT]!);
 }
 
 /** Whether `mm` holds no allocated nodes. */
 export function drm_mm_clean(mm: drm_mm): boolean {
-  return mm.head_node.nodeListNext === mm.head_node;
+  return mm.heap[HEAD_SLOT + LIST_NEXT] === HEAD_SLOT;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -257,229 +351,335 @@ function modeOnce(mode: number): boolean {
   return (mode < 0 ? mode + 2 ** 32 : mode) >= DRM_MM_INSERT_ONCE;
 }
 
-function assertQuiescent(mm: drm_mm, what: string): void {
-  DRM_MM_BUG_ON(!drm_mm_initialized(mm), `${what}: drm_mm is not initialized`);
-  DRM_MM_BUG_ON(mm.scan_active !== 0, `${what}: an eviction scan is in progress`);
+function assertQuiescent(mm: drm_mm): void {
+  DRM_MM_BUG_ON(!drm_mm_initialized(mm), "drm_mm is not initialized");
+  DRM_MM_BUG_ON(mm.scan_active !== 0, "drm_mm used during an eviction scan");
+}
+
+// ------------------------------------------------------------------------------------------
+// Slots.
+
+function allocSlot(mm: drm_mm, node: drm_mm_node): number {
+  let slot = mm.freeSlots.pop();
+  if (slot === undefined) {
+    slot = mm.nextSlot;
+    mm.nextSlot += SLOT_STRIDE;
+    if (mm.nextSlot > mm.heap.length) {
+      const grown = new Float64Array(mm.heap.length * 2);
+      grown.set(mm.heap);
+      mm.heap = grown;
+    }
+  }
+  mm.slotNodes[slot / SLOT_STRIDE] = node;
+  node.slot = slot;
+  return slot;
+}
+
+function releaseSlot(mm: drm_mm, node: drm_mm_node): void {
+  mm.slotNodes[node.slot / SLOT_STRIDE] = RELEASED;
+  mm.freeSlots.push(node.slot);
+  node.slot = -1;
 }
 
 // ------------------------------------------------------------------------------------------
 // Hole bookkeeping.
 
-function computeSubtreeMaxHole(node: drm_mm_node): number {
-  let max = node.hole_size;
-  const left = node.rb_hole_addr.rb_left;
-  const right = node.rb_hole_addr.rb_right;
-  if (left !== null && left.owner.subtree_max_hole > max) max = left.owner.subtree_max_hole;
-  if (right !== null && right.owner.subtree_max_hole > max) max = right.owner.subtree_max_hole;
-  return max;
+/** subtree_max_hole of slot `n`: the largest hole in its holes_addr subtree; 0 for RB_NIL. */
+export function subtreeMaxHole(heap: Float64Array, n: number): number {
+  const own = heap[n + HOLE_SIZE]!;
+  const left = heap[n + MAX_LEFT]!;
+  const right = heap[n + MAX_RIGHT]!;
+  const below = left > right ? left : right;
+  return own > below ? own : below;
 }
 
-/** Keeps `subtree_max_hole` correct in `holes_addr` (RB_DECLARE_CALLBACKS_MAX upstream). */
-const holeAddrAugment: rb_augment_callbacks<drm_mm_node> = {
-  propagate(rb, stop) {
-    while (rb !== stop && rb !== null) {
-      const node = rb.owner;
-      const max = computeSubtreeMaxHole(node);
-      if (node.subtree_max_hole === max) break;
-      node.subtree_max_hole = max;
-      rb = rb.rb_parent;
-    }
+/**
+ * Hands the subtree maximum of `n` up to its ancestors, up to `stop`, until an ancestor's
+ * record of that subtree is already right. The children's maxima stored in `n` must be right.
+ */
+function climbMaxHole(heap: Float64Array, n: number, stop: number): void {
+  while (n !== stop) {
+    const parent = heap[n + A_PARENT]!;
+    if (parent === RB_NIL) return;
+    const max = subtreeMaxHole(heap, n);
+    const side = heap[parent + A_LEFT] === n ? MAX_LEFT : MAX_RIGHT;
+    if (heap[parent + side] === max) return;
+    heap[parent + side] = max;
+    n = parent;
+  }
+}
+
+/** Recomputes the two subtree maxima stored in `n` from its children. */
+function recomputeMaxHoles(heap: Float64Array, n: number): void {
+  heap[n + MAX_LEFT] = subtreeMaxHole(heap, heap[n + A_LEFT]!);
+  heap[n + MAX_RIGHT] = subtreeMaxHole(heap, heap[n + A_RIGHT]!);
+}
+
+/** Keeps subtree_max_hole correct in holes_addr (RB_DECLARE_CALLBACKS_MAX upstream). */
+const holeAddrAugment: rb_augment_callbacks = {
+  propagate(heap, n, stop) {
+    if (n === stop || n === RB_NIL) return;
+    recomputeMaxHoles(heap, n);
+    climbMaxHole(heap, n, stop);
   },
-  copy(old, replacement) {
-    replacement.owner.subtree_max_hole = old.owner.subtree_max_hole;
+  copy(heap, old, replacement) {
+    heap[replacement + MAX_LEFT] = heap[old + MAX_LEFT]!;
+    heap[replacement + MAX_RIGHT] = heap[old + MAX_RIGHT]!;
   },
-  rotate(old, replacement) {
-    replacement.owner.subtree_max_hole = old.owner.subtree_max_hole;
-    old.owner.subtree_max_hole = computeSubtreeMaxHole(old.owner);
+  rotate(heap, old, replacement) {
+    // `replacement` is now `old`'s parent; its other subtree did not change.
+    recomputeMaxHoles(heap, old);
+    const side = heap[replacement + A_LEFT] === old ? MAX_LEFT : MAX_RIGHT;
+    heap[replacement + side] = subtreeMaxHole(heap, old);
   },
 };
 
-function insertHoleSize(root: rb_root_cached<drm_mm_node>, node: drm_mm_node): void {
-  const size = node.hole_size;
+/**
+ * Adds slot `n` to holes_size as the newest hole of its size. Upstream keeps every hole in one
+ * tree, equal sizes to the right of older ones; BEST then visits sizes from the best fit upwards
+ * and, within a size, the newest hole first. A tree of the distinct sizes, each listing its holes
+ * newest first, yields exactly that order while most updates touch only a list.
+ */
+function insertHoleSize(mm: drm_mm, n: number): void {
+  const heap = mm.heap;
+  const classes = mm.sizeClasses;
+  const root = mm.holes_size;
+  const size = heap[n + HOLE_SIZE]!;
   let link = root.rb_node;
-  let parent: rb_node<drm_mm_node> | null = null;
+  let parent = RB_NIL;
   let asLeft = false;
   let leftmost = true;
-  // Largest first; an equal size goes right, after the older holes of that size.
-  while (link !== null) {
+  // Largest first.
+  while (link !== RB_NIL) {
+    const key = classes[link + C_KEY]!;
+    if (size === key) {
+      const first = classes[link + C_FIRST]!;
+      heap[n + SIZE_CLASS] = link;
+      heap[n + SIZE_PREV] = RB_NIL;
+      heap[n + SIZE_NEXT] = first;
+      heap[first + SIZE_PREV] = n;
+      classes[link + C_FIRST] = n;
+      return;
+    }
     parent = link;
-    if (size > link.owner.hole_size) {
-      link = link.rb_left;
-      asLeft = true;
+    asLeft = size > key;
+    if (asLeft) {
+      link = classes[link + C_LEFT]!;
     } else {
-      link = link.rb_right;
-      asLeft = false;
+      link = classes[link + C_RIGHT]!;
       leftmost = false;
     }
   }
-  rb_link_node(node.rb_hole_size, parent, asLeft, root);
-  rb_insert_color_cached(node.rb_hole_size, root, leftmost);
+  const c = allocClass(mm);
+  const grown = mm.sizeClasses;
+  grown[c + C_KEY] = size;
+  grown[c + C_FIRST] = n;
+  heap[n + SIZE_CLASS] = c;
+  heap[n + SIZE_PREV] = RB_NIL;
+  heap[n + SIZE_NEXT] = RB_NIL;
+  rb_link_node(grown, root, c, parent, asLeft);
+  rb_insert_color_cached(grown, root, c, leftmost);
 }
 
-function insertHoleAddr(root: rb_root<drm_mm_node>, node: drm_mm_node): void {
-  const start = __drm_mm_hole_node_start(node);
-  const max = node.subtree_max_hole;
-  let link = root.rb_node;
-  let parent: rb_node<drm_mm_node> | null = null;
-  let asLeft = false;
-  // The new hole is below every node on the descent path, so their subtree maxima can be
-  // raised on the way down; the rotate callback keeps them right while rebalancing.
-  while (link !== null) {
-    parent = link;
-    const p = link.owner;
-    if (p.subtree_max_hole < max) p.subtree_max_hole = max;
-    asLeft = start < __drm_mm_hole_node_start(p);
-    link = asLeft ? link.rb_left : link.rb_right;
+/** Removes slot `n` from holes_size. */
+function eraseHoleSize(mm: drm_mm, n: number): void {
+  const heap = mm.heap;
+  const c = heap[n + SIZE_CLASS]!;
+  const prev = heap[n + SIZE_PREV]!;
+  const next = heap[n + SIZE_NEXT]!;
+  if (prev !== RB_NIL) heap[prev + SIZE_NEXT] = next;
+  else mm.sizeClasses[c + C_FIRST] = next;
+  if (next !== RB_NIL) heap[next + SIZE_PREV] = prev;
+  else if (prev === RB_NIL) {
+    // The last hole of its size: the class goes.
+    rb_erase_cached(mm.sizeClasses, mm.holes_size, c);
+    mm.freeClasses.push(c);
   }
-  rb_link_node(node.rb_hole_addr, parent, asLeft, root);
-  rb_insert_augmented(node.rb_hole_addr, root, holeAddrAugment);
 }
 
-/** Records the gap between `node` and its list successor as a hole in all three indexes. */
-function add_hole(mm: drm_mm, node: drm_mm_node): void {
-  node.hole_size = __drm_mm_hole_node_end(node) - __drm_mm_hole_node_start(node);
-  node.subtree_max_hole = node.hole_size;
-  DRM_MM_BUG_ON(!drm_mm_hole_follows(node), "add_hole: empty hole");
-  insertHoleSize(mm.holes_size, node);
-  insertHoleAddr(mm.holes_addr, node);
-  // Most recently used first.
-  const first = mm.hole_stack.holeStackNext;
-  node.holeStackPrev = mm.hole_stack;
-  node.holeStackNext = first;
-  first.holeStackPrev = node;
-  mm.hole_stack.holeStackNext = node;
+function allocClass(mm: drm_mm): number {
+  const c = mm.freeClasses.pop();
+  if (c !== undefined) return c;
+  const fresh = mm.nextClass;
+  mm.nextClass += CLASS_STRIDE;
+  if (mm.nextClass > mm.sizeClasses.length) {
+    const grown = new Float64Array(mm.sizeClasses.length * 2);
+    grown.set(mm.sizeClasses);
+    mm.sizeClasses = grown;
+  }
+  return fresh;
 }
 
-/** Drops the hole after `node` from all three indexes. */
-function rm_hole(mm: drm_mm, node: drm_mm_node): void {
-  DRM_MM_BUG_ON(!drm_mm_hole_follows(node), "rm_hole: no hole follows");
-  node.holeStackPrev.holeStackNext = node.holeStackNext;
-  node.holeStackNext.holeStackPrev = node.holeStackPrev;
-  node.holeStackPrev = node;
-  node.holeStackNext = node;
-  rb_erase_cached(node.rb_hole_size, mm.holes_size);
-  rb_erase_augmented(node.rb_hole_addr, mm.holes_addr, holeAddrAugment);
-  node.hole_size = 0;
-  node.subtree_max_hole = 0;
+function pushHoleStack(heap: Float64Array, n: number): void {
+  const first = heap[STACK_SLOT + STACK_NEXT]!;
+  heap[n + STACK_PREV] = STACK_SLOT;
+  heap[n + STACK_NEXT] = first;
+  heap[first + STACK_PREV] = n;
+  heap[STACK_SLOT + STACK_NEXT] = n;
+}
+
+function unlinkHoleStack(heap: Float64Array, n: number): void {
+  const prev = heap[n + STACK_PREV]!;
+  const next = heap[n + STACK_NEXT]!;
+  heap[prev + STACK_NEXT] = next;
+  heap[next + STACK_PREV] = prev;
+}
+
+/**
+ * Sets the size of the hole after slot `n`, which is in holes_addr, and brings the subtree
+ * maxima above it up to date. Every node is in holes_addr at its own address, so a hole that
+ * appears, grows, shrinks or disappears never moves there.
+ */
+function setHoleSize(heap: Float64Array, n: number, size: number): void {
+  heap[n + HOLE_SIZE] = size;
+  climbMaxHole(heap, n, RB_NIL);
+}
+
+/**
+ * Upstream's add_hole: records a hole of `size` after slot `n`, which becomes the newest hole
+ * of its size and the top of the hole stack.
+ */
+function add_hole(mm: drm_mm, n: number, size: number): void {
+  DRM_MM_BUG_ON(!(size > 0), "add_hole: empty hole");
+  setHoleSize(mm.heap, n, size);
+  insertHoleSize(mm, n);
+  pushHoleStack(mm.heap, n);
+}
+
+/** Upstream's rm_hole, except for holes_addr: the caller sets the hole's new size there. */
+function unindexHole(mm: drm_mm, n: number): void {
+  unlinkHoleStack(mm.heap, n);
+  eraseHoleSize(mm, n);
 }
 
 // ------------------------------------------------------------------------------------------
 // Hole search.
 
 /** The smallest hole of at least `size`; among equal sizes, the most recently added. */
-function best_hole(mm: drm_mm, size: number): drm_mm_node | null {
+function best_hole(mm: drm_mm, size: number): number {
+  const classes = mm.sizeClasses;
   let rb = mm.holes_size.rb_node;
-  let best: drm_mm_node | null = null;
-  while (rb !== null) {
-    const node = rb.owner;
-    if (size <= node.hole_size) {
-      best = node;
-      rb = rb.rb_right;
+  let best = RB_NIL;
+  while (rb !== RB_NIL) {
+    if (size <= classes[rb + C_KEY]!) {
+      best = rb;
+      rb = classes[rb + C_RIGHT]!;
     } else {
-      rb = rb.rb_left;
+      rb = classes[rb + C_LEFT]!;
     }
   }
-  return best;
-}
-
-function usableHoleAddr(rb: rb_node<drm_mm_node> | null, size: number): boolean {
-  return rb !== null && rb.owner.subtree_max_hole >= size;
+  return best === RB_NIL ? RB_NIL : classes[best + C_FIRST]!;
 }
 
 /**
- * Descends `holes_addr` towards `addr`, never into a subtree without a hole of `size`, and
+ * Descends holes_addr towards `addr`, never into a subtree without a hole of `size`, and
  * returns the hole containing `addr` (its end counts as inside) or the last usable hole on the
  * way. The landing hole itself may be too small; the search loop then moves on from it.
  */
-function find_hole_addr(mm: drm_mm, addr: number, size: number): drm_mm_node | null {
+function find_hole_addr(mm: drm_mm, addr: number, size: number): number {
+  const heap = mm.heap;
   let rb = mm.holes_addr.rb_node;
-  let node: drm_mm_node | null = null;
-  while (rb !== null) {
-    if (rb.owner.subtree_max_hole < size) break;
-    node = rb.owner;
-    const hole_start = __drm_mm_hole_node_start(node);
-    if (addr < hole_start) rb = rb.rb_left;
-    else if (addr > hole_start + node.hole_size) rb = rb.rb_right;
+  let node = RB_NIL;
+  while (rb !== RB_NIL) {
+    if (subtreeMaxHole(heap, rb) < size) break;
+    node = rb;
+    const hole_start = heap[rb + A_KEY]!;
+    if (addr < hole_start) rb = heap[rb + A_LEFT]!;
+    else if (addr > hole_start + heap[rb + HOLE_SIZE]!) rb = heap[rb + A_RIGHT]!;
     else break;
   }
   return node;
 }
 
-/** In-order successor in `holes_addr`, skipping subtrees without a hole of `size`. */
-function next_hole_low_addr(node: drm_mm_node, size: number): drm_mm_node | null {
-  let rb = node.rb_hole_addr;
-  if (usableHoleAddr(rb.rb_right, size)) {
-    rb = rb.rb_right!;
-    while (usableHoleAddr(rb.rb_left, size)) rb = rb.rb_left!;
-    return rb.owner;
+/**
+ * In-order successor in holes_addr, skipping subtrees without a hole of `size` (which is at
+ * least 1, so a usable subtree is never empty).
+ */
+function next_hole_low_addr(heap: Float64Array, n: number, size: number): number {
+  if (heap[n + MAX_RIGHT]! >= size) {
+    n = heap[n + A_RIGHT]!;
+    while (heap[n + MAX_LEFT]! >= size) n = heap[n + A_LEFT]!;
+    return n;
   }
-  let parent = rb.rb_parent;
-  while (parent !== null && rb === parent.rb_right) {
-    rb = parent;
-    parent = rb.rb_parent;
+  let parent = heap[n + A_PARENT]!;
+  while (parent !== RB_NIL && n === heap[parent + A_RIGHT]) {
+    n = parent;
+    parent = heap[n + A_PARENT]!;
   }
-  return parent === null ? null : parent.owner;
+  return parent;
 }
 
-/** In-order predecessor in `holes_addr`, skipping subtrees without a hole of `size`. */
-function next_hole_high_addr(node: drm_mm_node, size: number): drm_mm_node | null {
-  let rb = node.rb_hole_addr;
-  if (usableHoleAddr(rb.rb_left, size)) {
-    rb = rb.rb_left!;
-    while (usableHoleAddr(rb.rb_right, size)) rb = rb.rb_right!;
-    return rb.owner;
+/** In-order predecessor in holes_addr, skipping subtrees without a hole of `size` (>= 1). */
+function next_hole_high_addr(heap: Float64Array, n: number, size: number): number {
+  if (heap[n + MAX_LEFT]! >= size) {
+    n = heap[n + A_LEFT]!;
+    while (heap[n + MAX_RIGHT]! >= size) n = heap[n + A_RIGHT]!;
+    return n;
   }
-  let parent = rb.rb_parent;
-  while (parent !== null && rb === parent.rb_left) {
-    rb = parent;
-    parent = rb.rb_parent;
+  let parent = heap[n + A_PARENT]!;
+  while (parent !== RB_NIL && n === heap[parent + A_LEFT]) {
+    n = parent;
+    parent = heap[n + A_PARENT]!;
   }
-  return parent === null ? null : parent.owner;
+  return parent;
 }
 
-function first_hole(
-  mm: drm_mm,
-  start: number,
-  end: number,
-  size: number,
-  mode: number,
-): drm_mm_node | null {
+function first_hole(mm: drm_mm, start: number, end: number, size: number, mode: number): number {
   switch (mode) {
-    case DRM_MM_INSERT_LOW:
-      return find_hole_addr(mm, start, size);
-    case DRM_MM_INSERT_HIGH:
-      return find_hole_addr(mm, end, size);
+    case DRM_MM_INSERT_LOW: {
+      // The landing node may have no hole at all; the first candidate is a real hole.
+      let n = find_hole_addr(mm, start, size);
+      while (n !== RB_NIL && mm.heap[n + HOLE_SIZE] === 0) n = next_hole_low_addr(mm.heap, n, size);
+      return n;
+    }
+    case DRM_MM_INSERT_HIGH: {
+      let n = find_hole_addr(mm, end, size);
+      while (n !== RB_NIL && mm.heap[n + HOLE_SIZE] === 0)
+        n = next_hole_high_addr(mm.heap, n, size);
+      return n;
+    }
     case DRM_MM_INSERT_EVICT: {
-      const first = mm.hole_stack.holeStackNext;
-      return first === mm.hole_stack ? null : first;
+      const first = mm.heap[STACK_SLOT + STACK_NEXT]!;
+      return first === STACK_SLOT ? RB_NIL : first;
     }
     default:
       return best_hole(mm, size);
   }
 }
 
-function next_hole(mm: drm_mm, node: drm_mm_node, size: number, mode: number): drm_mm_node | null {
+function next_hole(mm: drm_mm, n: number, size: number, mode: number): number {
+  const heap = mm.heap;
   switch (mode) {
     case DRM_MM_INSERT_LOW:
-      return next_hole_low_addr(node, size);
+      return next_hole_low_addr(heap, n, size);
     case DRM_MM_INSERT_HIGH:
-      return next_hole_high_addr(node, size);
+      return next_hole_high_addr(heap, n, size);
     case DRM_MM_INSERT_EVICT: {
-      const next = node.holeStackNext;
-      return next === mm.hole_stack ? null : next;
+      const next = heap[n + STACK_NEXT]!;
+      return next === STACK_SLOT ? RB_NIL : next;
     }
-    default: {
-      // The previous hole in size order is the next larger (or equal, older) one.
-      const prev = rb_prev(node.rb_hole_size);
-      return prev === null ? null : prev.owner;
-    }
+    default:
+      return next_hole_size(mm, n);
   }
+}
+
+/**
+ * The hole after `n` in BEST's order: the next older hole of the same size, else the newest
+ * hole of the next larger size (upstream: rb_prev() in holes_size).
+ */
+function next_hole_size(mm: drm_mm, n: number): number {
+  const heap = mm.heap;
+  const older = heap[n + SIZE_NEXT]!;
+  if (older !== RB_NIL) return older;
+  // Classes are largest first, so the previous class is the next larger size.
+  const larger = rb_prev(mm.sizeClasses, HOLES_SIZE_LAYOUT, heap[n + SIZE_CLASS]!);
+  return larger === RB_NIL ? RB_NIL : mm.sizeClasses[larger + C_FIRST]!;
 }
 
 const NO_FIT = -1;
 
 /**
- * Where a node of `size` goes in the gap [hole_start, hole_end) after `hole`, after
+ * Where a node of `size` goes in the gap [hole_start, hole_end) after slot `hole`, after
  * color_adjust, clipping to [range_start, range_end) and alignment, or NO_FIT. HIGH puts the
  * node at the top and rounds down; every other mode puts it at the bottom and rounds up.
  * Insertion and the eviction scanner share this test, so that a scan hit is exactly the place
@@ -487,7 +687,7 @@ const NO_FIT = -1;
  */
 function placeInHole(
   mm: drm_mm,
-  hole: drm_mm_node,
+  hole: number,
   hole_start: number,
   hole_end: number,
   size: number,
@@ -504,7 +704,7 @@ function placeInHole(
     const bounds = mm.colorAdjustBounds;
     bounds.start = hole_start;
     bounds.end = hole_end;
-    adjust(hole, color, bounds);
+    adjust(nodeOf(mm, hole), color, bounds);
     col_start = bounds.start;
     col_end = bounds.end;
   }
@@ -527,60 +727,79 @@ function placeInHole(
   return adj_start;
 }
 
-/** Inserts `node` into the allocated-node tree as the in-order successor of `hole`. */
-function intervalTreeAddNode(mm: drm_mm, hole: drm_mm_node, node: drm_mm_node): void {
-  const root = mm.interval_tree;
-  if (drm_mm_node_allocated(hole)) {
-    // The node follows `hole` in address order, so it goes right after it in the tree: no
-    // key comparisons are needed.
-    let parent = hole.rb;
-    if (parent.rb_right === null) {
-      rb_link_node(node.rb, parent, false, root);
-    } else {
-      parent = parent.rb_right;
-      while (parent.rb_left !== null) parent = parent.rb_left;
-      rb_link_node(node.rb, parent, true, root);
-    }
-    rb_insert_color_cached(node.rb, root, false);
+/**
+ * Links slot `n` into holes_addr right after `prev`, its predecessor in address order: no key
+ * comparisons are needed, as upstream's interval tree insertion starts from the hole node.
+ */
+function addrTreeInsertAfter(mm: drm_mm, prev: number, n: number): void {
+  const heap = mm.heap;
+  const root = mm.holes_addr;
+  let parent = prev;
+  let child = heap[parent + A_RIGHT]!;
+  if (child === RB_NIL) {
+    rb_link_node(heap, root, n, parent, false);
   } else {
-    // The hole is the head node's, so the node becomes the lowest.
-    let parent = root.rb_node;
-    if (parent !== null) while (parent.rb_left !== null) parent = parent.rb_left;
-    rb_link_node(node.rb, parent, true, root);
-    rb_insert_color_cached(node.rb, root, true);
+    do {
+      parent = child;
+      child = heap[parent + A_LEFT]!;
+    } while (child !== RB_NIL);
+    rb_link_node(heap, root, n, parent, true);
   }
+  // The rotate callback needs correct maxima on the path before rebalancing.
+  heap[n + MAX_LEFT] = 0;
+  heap[n + MAX_RIGHT] = 0;
+  climbMaxHole(heap, n, RB_NIL);
+  rb_insert_augmented(heap, root, n, holeAddrAugment);
 }
 
-/** Allocates [start, start + size) inside the hole after `hole`, splitting off what remains. */
+/**
+ * Allocates [start, start + size) inside the hole after slot `hole` and keeps what is left on
+ * either side as holes. The size index and the hole stack change exactly as upstream's
+ * rm_hole(hole), add_hole(hole), add_hole(node) change them, so BEST and EVICT see the same
+ * order; in holes_addr the node is linked next to the hole and the sizes change in place.
+ */
 function linkNodeIntoHole(
   mm: drm_mm,
-  hole: drm_mm_node,
+  hole: number,
   node: drm_mm_node,
   start: number,
   size: number,
   color: number,
 ): void {
-  const hole_start = __drm_mm_hole_node_start(hole);
-  const hole_end = hole_start + hole.hole_size;
-  DRM_MM_BUG_ON(start < hole_start || start + size > hole_end, "node does not fit its hole");
+  const n = allocSlot(mm, node);
+  const heap = mm.heap;
+  const hole_start = heap[hole + A_KEY]!;
+  const hole_end = hole_start + heap[hole + HOLE_SIZE]!;
+  const end = start + size;
+  DRM_MM_BUG_ON(start < hole_start || end > hole_end, "node does not fit its hole");
   node.mm = mm;
   node.start = start;
   node.size = size;
   node.color = color;
-  node.hole_size = 0;
-  node.subtree_max_hole = 0;
-
-  const next = hole.nodeListNext;
-  node.nodeListPrev = hole;
-  node.nodeListNext = next;
-  next.nodeListPrev = node;
-  hole.nodeListNext = node;
-  intervalTreeAddNode(mm, hole, node);
   node.flags = ALLOCATED;
+  heap[n + A_KEY] = end;
+  heap[n + START] = start;
 
-  rm_hole(mm, hole);
-  if (start > hole_start) add_hole(mm, hole);
-  if (start + size < hole_end) add_hole(mm, node);
+  const next = heap[hole + LIST_NEXT]!;
+  heap[n + LIST_PREV] = hole;
+  heap[n + LIST_NEXT] = next;
+  heap[next + LIST_PREV] = n;
+  heap[hole + LIST_NEXT] = n;
+
+  const leading = start - hole_start;
+  const trailing = hole_end - end;
+  unindexHole(mm, hole);
+  setHoleSize(heap, hole, leading);
+  heap[n + HOLE_SIZE] = trailing;
+  addrTreeInsertAfter(mm, hole, n);
+  if (leading > 0) {
+    insertHoleSize(mm, hole);
+    pushHoleStack(heap, hole);
+  }
+  if (trailing > 0) {
+    insertHoleSize(mm, n);
+    pushHoleStack(heap, n);
+  }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -599,12 +818,17 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
     return -EINVAL;
   }
   mm.color_adjust = null;
-  mm.hole_stack = new drm_mm_node();
-  mm.interval_tree = new rb_root_cached();
-  mm.holes_size = new rb_root_cached();
-  mm.holes_addr = new rb_root();
-  mm.colorAdjustBounds = { start: 0, end: 0 };
+  mm.holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
+  mm.holes_addr = new rb_root(HOLES_ADDR_LAYOUT);
   mm.scan_active = 0;
+  mm.heap = new Float64Array(64 * SLOT_STRIDE);
+  mm.slotNodes = [RELEASED, RELEASED, RELEASED];
+  mm.freeSlots = [];
+  mm.nextSlot = FIRST_FREE_SLOT;
+  mm.sizeClasses = new Float64Array(64 * CLASS_STRIDE);
+  mm.freeClasses = [];
+  mm.nextClass = CLASS_STRIDE;
+  mm.colorAdjustBounds = { start: 0, end: 0 };
 
   // The head node sits at the end of the range with a negative size, so that the hole "after"
   // it starts at the range start and every hole that reaches the head ends at the range end.
@@ -612,8 +836,21 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
   head.mm = mm;
   head.start = start + size;
   head.size = -size;
+  head.slot = HEAD_SLOT;
   mm.head_node = head;
-  add_hole(mm, head);
+  mm.slotNodes[HEAD_SLOT / SLOT_STRIDE] = head;
+  const heap = mm.heap;
+  heap[HEAD_SLOT + START] = head.start;
+  heap[HEAD_SLOT + A_KEY] = start;
+  heap[HEAD_SLOT + LIST_PREV] = HEAD_SLOT;
+  heap[HEAD_SLOT + LIST_NEXT] = HEAD_SLOT;
+  heap[STACK_SLOT + STACK_PREV] = STACK_SLOT;
+  heap[STACK_SLOT + STACK_NEXT] = STACK_SLOT;
+  heap[HEAD_SLOT + MAX_LEFT] = 0;
+  heap[HEAD_SLOT + MAX_RIGHT] = 0;
+  rb_link_node(heap, mm.holes_addr, HEAD_SLOT, RB_NIL, false);
+  rb_insert_augmented(heap, mm.holes_addr, HEAD_SLOT, holeAddrAugment);
+  add_hole(mm, HEAD_SLOT, size);
   return 0;
 }
 
@@ -669,24 +906,24 @@ export function drm_mm_insert_node_in_range(
   ) {
     return -EINVAL;
   }
-  assertQuiescent(mm, "drm_mm_insert_node_in_range");
+  assertQuiescent(mm);
   DRM_MM_BUG_ON(drm_mm_node_allocated(node), "drm_mm_insert_node_in_range: node in use");
 
   if (size === 0 || range_end - range_start < size) return -ENOSPC;
   // O(1) reject: the cached leftmost hole of holes_size is the largest.
-  const largest = mm.holes_size.rb_leftmost;
-  if (largest === null || largest.owner.hole_size < size) return -ENOSPC;
+  if (mm.sizeClasses[mm.holes_size.rb_leftmost + C_KEY]! < size) return -ENOSPC;
 
   const align = alignment <= 1 ? 0 : alignment;
   const once = modeOnce(mode);
   const high = base === DRM_MM_INSERT_HIGH;
+  const heap = mm.heap;
   for (
     let hole = first_hole(mm, range_start, range_end, size, base);
-    hole !== null;
-    hole = once ? null : next_hole(mm, hole, size, base)
+    hole !== RB_NIL;
+    hole = once ? RB_NIL : next_hole(mm, hole, size, base)
   ) {
-    const hole_start = __drm_mm_hole_node_start(hole);
-    const hole_end = hole_start + hole.hole_size;
+    const hole_start = heap[hole + A_KEY]!;
+    const hole_end = hole_start + heap[hole + HOLE_SIZE]!;
     // Address-ordered walks stop once they leave the range; BEST and EVICT visit every hole.
     if (base === DRM_MM_INSERT_LOW && hole_start >= range_end) break;
     if (high && hole_end <= range_start) break;
@@ -745,22 +982,23 @@ export function drm_mm_reserve_node(mm: drm_mm, node: drm_mm_node): number {
   const start = node.start;
   const size = node.size;
   if (!isAddr(start) || !isAddr(size) || !isAddr(node.color)) return -EINVAL;
-  assertQuiescent(mm, "drm_mm_reserve_node");
+  assertQuiescent(mm);
   if (drm_mm_node_allocated(node)) return -ENOSPC;
   const end = start + size;
   if (size === 0 || end > DRM_MM_ADDR_MAX) return -ENOSPC;
 
   // With size 0 every subtree is usable, so this is a plain search for the hole at `start`.
   const hole = find_hole_addr(mm, start, 0);
-  if (hole === null) return -ENOSPC;
-  let adj_start = __drm_mm_hole_node_start(hole);
-  let adj_end = adj_start + hole.hole_size;
+  if (hole === RB_NIL) return -ENOSPC;
+  const heap = mm.heap;
+  let adj_start = heap[hole + A_KEY]!;
+  let adj_end = adj_start + heap[hole + HOLE_SIZE]!;
   const adjust = mm.color_adjust;
   if (adjust !== null) {
     const bounds = mm.colorAdjustBounds;
     bounds.start = adj_start;
     bounds.end = adj_end;
-    adjust(hole, node.color, bounds);
+    adjust(nodeOf(mm, hole), node.color, bounds);
     adj_start = bounds.start;
     adj_end = bounds.end;
   }
@@ -779,21 +1017,23 @@ export function drm_mm_reserve_node(mm: drm_mm, node: drm_mm_node): number {
 export function drm_mm_remove_node(node: drm_mm_node): void {
   const mm = node.mm;
   DRM_MM_BUG_ON(mm === null || !drm_mm_node_allocated(node), "drm_mm_remove_node: not allocated");
-  assertQuiescent(mm!, "drm_mm_remove_node");
-  const prev = node.nodeListPrev;
+  assertQuiescent(mm!);
+  const heap = mm!.heap;
+  const n = node.slot;
+  const prev = heap[n + LIST_PREV]!;
+  const next = heap[n + LIST_NEXT]!;
+  // Upstream: rm_hole(node), rm_hole(prev), add_hole(prev). The freed span joins the holes on
+  // both sides into one hole after `prev`, which becomes the newest.
+  const merged = heap[next + START]! - heap[prev + A_KEY]!;
+  if (heap[n + HOLE_SIZE] !== 0) unindexHole(mm!, n);
+  if (heap[prev + HOLE_SIZE] !== 0) unindexHole(mm!, prev);
+  heap[prev + LIST_NEXT] = next;
+  heap[next + LIST_PREV] = prev;
+  rb_erase_augmented(heap, mm!.holes_addr, n, holeAddrAugment);
+  add_hole(mm!, prev, merged);
 
-  if (drm_mm_hole_follows(node)) rm_hole(mm!, node);
-  rb_erase_cached(node.rb, mm!.interval_tree);
-  const next = node.nodeListNext;
-  prev.nodeListNext = next;
-  next.nodeListPrev = prev;
-  node.nodeListPrev = node;
-  node.nodeListNext = node;
   node.flags = 0;
-
-  // The freed span joins the hole after the previous node, which becomes the newest hole.
-  if (drm_mm_hole_follows(prev)) rm_hole(mm!, prev);
-  add_hole(mm!, prev);
+  releaseSlot(mm!, node);
 }
 
 /**
@@ -806,39 +1046,17 @@ export function drm_mm_replace_node(old: drm_mm_node, replacement: drm_mm_node):
   const mm = old.mm;
   DRM_MM_BUG_ON(mm === null || !drm_mm_node_allocated(old), "drm_mm_replace_node: old is free");
   DRM_MM_BUG_ON(drm_mm_node_allocated(replacement), "drm_mm_replace_node: new is in use");
-  assertQuiescent(mm!, "drm_mm_replace_node");
-
+  assertQuiescent(mm!);
+  // Every list and tree links slots, not node objects, so handing the slot over is enough.
   replacement.mm = mm;
   replacement.start = old.start;
   replacement.size = old.size;
   replacement.color = old.color;
-  replacement.hole_size = old.hole_size;
-  replacement.subtree_max_hole = old.subtree_max_hole;
-
-  replacement.nodeListPrev = old.nodeListPrev;
-  replacement.nodeListNext = old.nodeListNext;
-  old.nodeListPrev.nodeListNext = replacement;
-  old.nodeListNext.nodeListPrev = replacement;
-  old.nodeListPrev = old;
-  old.nodeListNext = old;
-  rb_replace_node_cached(old.rb, replacement.rb, mm!.interval_tree);
-
-  if (drm_mm_hole_follows(old)) {
-    replacement.holeStackPrev = old.holeStackPrev;
-    replacement.holeStackNext = old.holeStackNext;
-    old.holeStackPrev.holeStackNext = replacement;
-    old.holeStackNext.holeStackPrev = replacement;
-    old.holeStackPrev = old;
-    old.holeStackNext = old;
-    rb_replace_node_cached(old.rb_hole_size, replacement.rb_hole_size, mm!.holes_size);
-    rb_replace_node(old.rb_hole_addr, replacement.rb_hole_addr, mm!.holes_addr);
-  }
-  // Upstream leaves old's hole_size stale; clearing it keeps "a hole follows" meaning "is in
-  // the hole indexes" for every node.
-  old.hole_size = 0;
-  old.subtree_max_hole = 0;
-  old.flags = 0;
   replacement.flags = ALLOCATED;
+  replacement.slot = old.slot;
+  mm!.slotNodes[old.slot / SLOT_STRIDE] = replacement;
+  old.flags = 0;
+  old.slot = -1;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -849,22 +1067,21 @@ export function drm_mm_replace_node(old: drm_mm_node, replacement: drm_mm_node):
  * or the head node when there is none. Nodes in a scan roster are still found.
  */
 export function __drm_mm_interval_first(mm: drm_mm, start: number, last: number): drm_mm_node {
-  let rb = mm.interval_tree.rb_node;
-  let floor: drm_mm_node | null = null;
-  let ceiling: drm_mm_node | null = null;
-  while (rb !== null) {
-    const node = rb.owner;
-    if (node.start <= start) {
-      floor = node;
-      rb = rb.rb_right;
+  // Nodes do not overlap, so the first one ending after `start` is the only candidate.
+  const heap = mm.heap;
+  let rb = mm.holes_addr.rb_node;
+  let first = RB_NIL;
+  while (rb !== RB_NIL) {
+    if (heap[rb + A_KEY]! > start) {
+      first = rb;
+      rb = heap[rb + A_LEFT]!;
     } else {
-      ceiling = node;
-      rb = rb.rb_left;
+      rb = heap[rb + A_RIGHT]!;
     }
   }
-  // Nodes do not overlap, so only the last node starting at or before `start` can cover it.
-  if (floor !== null && floor.start + floor.size > start) return floor;
-  if (ceiling !== null && ceiling.start <= last) return ceiling;
+  // The head node keys at the range start; skip it when `start` lies below the range.
+  if (first === HEAD_SLOT) first = rb_next(heap, HOLES_ADDR_LAYOUT, HEAD_SLOT);
+  if (first !== RB_NIL && heap[first + START]! <= last) return nodeOf(mm, first);
   return mm.head_node;
 }
 
@@ -873,11 +1090,10 @@ export function __drm_mm_interval_first(mm: drm_mm, start: number, last: number)
  * allowed (it doubles as drm_mm_for_each_node_safe). Nodes in a scan roster are skipped.
  */
 export function* drm_mm_for_each_node(mm: drm_mm): Generator<drm_mm_node, void, undefined> {
-  const head = mm.head_node;
-  for (let node = head.nodeListNext; node !== head; ) {
-    const next = node.nodeListNext;
-    yield node;
-    node = next;
+  for (let n = mm.heap[HEAD_SLOT + LIST_NEXT]!; n !== HEAD_SLOT; ) {
+    const next = mm.heap[n + LIST_NEXT]!;
+    yield nodeOf(mm, n);
+    n = next;
   }
 }
 
@@ -893,12 +1109,13 @@ export function* drm_mm_for_each_node_in_range(
   start: number,
   end: number,
 ): Generator<drm_mm_node, void, undefined> {
-  const head = mm.head_node;
-  for (let node = __drm_mm_interval_first(mm, start, end - 1); node !== head; ) {
+  const first = __drm_mm_interval_first(mm, start, end - 1);
+  for (let n = first.slot; n !== HEAD_SLOT; ) {
+    const node = nodeOf(mm, n);
     if (node.start >= end) return;
-    const next = node.nodeListNext;
+    const next = mm.heap[n + LIST_NEXT]!;
     yield node;
-    node = next;
+    n = next;
   }
 }
 
@@ -914,12 +1131,12 @@ export interface drm_mm_hole {
  * address order.
  */
 export function* drm_mm_for_each_hole(mm: drm_mm): Generator<drm_mm_hole, void, undefined> {
-  const stack = mm.hole_stack;
-  for (let pos = stack.holeStackNext; pos !== stack; ) {
-    const next = pos.holeStackNext;
-    const hole_start = __drm_mm_hole_node_start(pos);
-    yield { pos, hole_start, hole_end: hole_start + pos.hole_size };
-    pos = next;
+  for (let n = mm.heap[STACK_SLOT + STACK_NEXT]!; n !== STACK_SLOT; ) {
+    const heap = mm.heap;
+    const next = heap[n + STACK_NEXT]!;
+    const hole_start = heap[n + A_KEY]!;
+    yield { pos: nodeOf(mm, n), hole_start, hole_end: hole_start + heap[n + HOLE_SIZE]! };
+    n = next;
   }
 }
 
@@ -929,11 +1146,12 @@ export function* drm_mm_for_each_hole(mm: drm_mm): Generator<drm_mm_hole, void, 
 // A caller that finds no hole walks its LRU, adding candidate victims with
 // drm_mm_scan_add_block() until one call returns true. Each added node is unlinked from the
 // node list (its own links are kept so it can be put back), which widens the gap owned by its
-// predecessor; only that gap can have grown, so only it is tested. The caller must then remove
-// every added node with drm_mm_scan_remove_block() in exactly the reverse order, which relinks
-// it and reports whether it overlaps the window found. The caller evicts those nodes (and, with
-// color_adjust, whatever drm_mm_scan_color_evict() returns); an immediately following
-// DRM_MM_INSERT_EVICT insertion with the same parameters lands in the window.
+// predecessor; only that gap can have grown, so only it is tested. The hole indexes are not
+// touched. The caller must then remove every added node with drm_mm_scan_remove_block() in
+// exactly the reverse order, which relinks it and reports whether it overlaps the window found.
+// The caller evicts those nodes (and, with color_adjust, whatever drm_mm_scan_color_evict()
+// returns); an immediately following DRM_MM_INSERT_EVICT insertion with the same parameters
+// lands in the window.
 
 /**
  * drm_mm_scan_init_with_range - start an eviction scan for a hole of `size` in [start, end).
@@ -969,7 +1187,7 @@ export function drm_mm_scan_init_with_range(
   ) {
     return -EINVAL;
   }
-  assertQuiescent(mm, "drm_mm_scan_init_with_range");
+  assertQuiescent(mm);
   scan.mm = mm;
   scan.size = size;
   scan.alignment = alignment <= 1 ? 0 : alignment;
@@ -1013,19 +1231,19 @@ export function drm_mm_scan_add_block(scan: drm_mm_scan, node: drm_mm_node): boo
   mm!.scan_active++;
 
   // Unlink without touching the node's own links, so that remove_block can put it back.
-  const hole = node.nodeListPrev;
-  const next = node.nodeListNext;
-  DRM_MM_BUG_ON(hole.nodeListNext !== node, "drm_mm_scan_add_block: node list corrupted");
-  hole.nodeListNext = next;
-  next.nodeListPrev = hole;
+  const heap = mm!.heap;
+  const n = node.slot;
+  const hole = heap[n + LIST_PREV]!;
+  const next = heap[n + LIST_NEXT]!;
+  DRM_MM_BUG_ON(heap[hole + LIST_NEXT] !== n, "drm_mm_scan_add_block: node list corrupted");
+  heap[hole + LIST_NEXT] = next;
+  heap[next + LIST_PREV] = hole;
 
-  const hole_start = __drm_mm_hole_node_start(hole);
-  const hole_end = next.start;
   const start = placeInHole(
     mm!,
     hole,
-    hole_start,
-    hole_end,
+    heap[hole + A_KEY]!,
+    heap[next + START]!,
     scan.size,
     scan.alignment,
     scan.color,
@@ -1053,15 +1271,18 @@ export function drm_mm_scan_remove_block(scan: drm_mm_scan, node: drm_mm_node): 
   DRM_MM_BUG_ON(mm!.scan_active === 0, "drm_mm_scan_remove_block: no scan active");
   // Both neighbours must still agree on what lies across the gap; otherwise the caller did not
   // walk the roster backwards and relinking would corrupt the list.
-  const prev = node.nodeListPrev;
+  const heap = mm!.heap;
+  const n = node.slot;
+  const prev = heap[n + LIST_PREV]!;
+  const next = heap[n + LIST_NEXT]!;
   DRM_MM_BUG_ON(
-    prev.nodeListNext !== node.nodeListNext,
+    heap[prev + LIST_NEXT] !== next,
     "drm_mm_scan_remove_block: nodes must leave the roster in reverse order of adding",
   );
   node.flags &= ~SCANNED;
   mm!.scan_active--;
-  prev.nodeListNext = node;
-  node.nodeListNext.nodeListPrev = node;
+  heap[prev + LIST_NEXT] = n;
+  heap[next + LIST_PREV] = n;
 
   return node.start + node.size > scan.hit_start && node.start < scan.hit_end;
 }
@@ -1080,21 +1301,23 @@ export function drm_mm_scan_color_evict(scan: drm_mm_scan): drm_mm_node | null {
   if (adjust === null) return null;
 
   // The window's hole is normally the newest, but evicting may have freed others after it.
-  const stack = mm!.hole_stack;
-  let hole = stack.holeStackNext;
-  while (hole !== stack) {
-    const hole_start = __drm_mm_hole_node_start(hole);
-    if (hole_start <= scan.hit_start && hole_start + hole.hole_size >= scan.hit_end) break;
-    hole = hole.holeStackNext;
+  const heap = mm!.heap;
+  let hole = heap[STACK_SLOT + STACK_NEXT]!;
+  while (hole !== STACK_SLOT) {
+    const hole_start = heap[hole + A_KEY]!;
+    if (hole_start <= scan.hit_start && hole_start + heap[hole + HOLE_SIZE]! >= scan.hit_end) {
+      break;
+    }
+    hole = heap[hole + STACK_NEXT]!;
   }
-  DRM_MM_BUG_ON(hole === stack, "drm_mm_scan_color_evict: no hole contains the scan window");
+  DRM_MM_BUG_ON(hole === STACK_SLOT, "drm_mm_scan_color_evict: no hole contains the window");
 
   const bounds = mm!.colorAdjustBounds;
-  bounds.start = __drm_mm_hole_node_start(hole);
-  bounds.end = bounds.start + hole.hole_size;
-  adjust(hole, scan.color, bounds);
-  if (bounds.start > scan.hit_start) return hole;
-  if (bounds.end < scan.hit_end) return hole.nodeListNext;
+  bounds.start = heap[hole + A_KEY]!;
+  bounds.end = bounds.start + heap[hole + HOLE_SIZE]!;
+  adjust(nodeOf(mm!, hole), scan.color, bounds);
+  if (bounds.start > scan.hit_start) return nodeOf(mm!, hole);
+  if (bounds.end < scan.hit_end) return nodeOf(mm!, heap[hole + LIST_NEXT]!);
   return null;
 }
 
@@ -1111,9 +1334,9 @@ function hex18(x: number): string {
 }
 
 function drm_mm_dump_hole(p: drm_printer, entry: drm_mm_node): number {
-  const size = entry.hole_size;
+  const size = drm_mm_hole_size(entry);
   if (size !== 0) {
-    const start = __drm_mm_hole_node_start(entry);
+    const start = entry.start + entry.size;
     p.printfn(`${hex18(start)}-${hex18(start + size)}: ${size}: free\n`);
   }
   return size;

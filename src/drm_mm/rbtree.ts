@@ -1,547 +1,574 @@
 // Red-black trees for drm_mm, modelled on the kernel's lib/rbtree.c, include/linux/rbtree.h and
 // include/linux/rbtree_augmented.h (Linux 6.x).
 //
-// The tree is intrusive, as in the kernel: the structure that lives in a tree embeds one
-// `rb_node` per tree, and `rb_node.owner` plays the role of `rb_entry()`/`container_of()`.
-// Callers do their own descent to find the link position (`rb_link_node`), then call
-// `rb_insert_color` (or the augmented/cached variants) to rebalance. Rebalancing follows the
-// kernel's algorithm case by case, so a tree built by the same sequence of operations has the
-// same shape as in the kernel; drm_mm's `DRM_MM_INSERT_ONCE` results depend on that shape.
+// The kernel's trees are intrusive: the structure embeds an `rb_node` per tree. Here every tree
+// node is a *slot* of a shared Float64Array (the heap), and a node is named by the offset of
+// its slot; several trees share one slot, each using its own fields, described by an
+// `rb_layout`. Offset 0 is the null node: its fields are never written, so it reads as a black
+// node with no children, like a NULL child in the kernel. Keeping the links in a typed array
+// instead of in objects makes a tree descent touch one cache line per level and makes link
+// updates plain stores without garbage-collector write barriers; that is what lets drm_mm stay
+// fast at a million nodes.
 //
-// Left out: the lockless-lookup write ordering (WRITE_ONCE, seqcount latch trees), `rb_add`
-// helpers, and the packing of the color into the parent pointer (the color is a boolean here).
+// As in the kernel, callers do their own descent to find the link position (`rb_link_node`)
+// and then rebalance with `rb_insert_color` or its augmented and cached variants. Rebalancing
+// follows the kernel's algorithm case by case.
+//
+// Left out: the lockless-lookup write ordering (WRITE_ONCE, latch trees), the `rb_add` helpers,
+// and packing the color into the parent pointer (the color is its own field: 1 red, 0 black).
 
-/** One link of an intrusive red-black tree. `owner` is the structure that embeds it. */
-export class rb_node<T> {
-  rb_parent: rb_node<T> | null = null;
-  rb_left: rb_node<T> | null = null;
-  rb_right: rb_node<T> | null = null;
-  /** Red or black; a freshly linked node is red. */
-  rb_red = false;
-  constructor(readonly owner: T) {}
+/** The null node. */
+export const RB_NIL = 0;
+
+/** Where one tree keeps its fields inside each slot of the heap, as offsets from the slot. */
+export interface rb_layout {
+  readonly key: number;
+  readonly left: number;
+  readonly right: number;
+  readonly parent: number;
+  readonly red: number;
 }
 
 /** The root of a tree. */
-export class rb_root<T> {
-  rb_node: rb_node<T> | null = null;
+export class rb_root {
+  rb_node = RB_NIL;
+  constructor(readonly layout: rb_layout) {}
 }
 
 /** A root that also caches the leftmost (first in order) node, for O(1) `rb_first_cached`. */
-export class rb_root_cached<T> extends rb_root<T> {
-  rb_leftmost: rb_node<T> | null = null;
+export class rb_root_cached extends rb_root {
+  rb_leftmost = RB_NIL;
 }
 
 /**
  * Callbacks that keep a per-node augmented value (a function of the node and its subtree)
  * correct through insertion, erasure and rotations; the kernel's `struct rb_augment_callbacks`.
  */
-export interface rb_augment_callbacks<T> {
+export interface rb_augment_callbacks {
   /** Recomputes the value from `node` up to (not including) `stop`. */
-  propagate(node: rb_node<T> | null, stop: rb_node<T> | null): void;
+  propagate(heap: Float64Array, node: number, stop: number): void;
   /** `replacement` takes `old`'s place in the tree, so it takes over its subtree's value. */
-  copy(old: rb_node<T>, replacement: rb_node<T>): void;
+  copy(heap: Float64Array, old: number, replacement: number): void;
   /** `replacement` rotated above `old`: it takes the old subtree value, `old` is recomputed. */
-  rotate(old: rb_node<T>, replacement: rb_node<T>): void;
+  rotate(heap: Float64Array, old: number, replacement: number): void;
 }
 
-/** Links `node` as a red leaf under `parent` (or as the root when `parent` is null). */
-export function rb_link_node<T>(
-  node: rb_node<T>,
-  parent: rb_node<T> | null,
+/** Links `node` as a red leaf under `parent` (or as the root when `parent` is RB_NIL). */
+export function rb_link_node(
+  heap: Float64Array,
+  root: rb_root,
+  node: number,
+  parent: number,
   asLeftChild: boolean,
-  root: rb_root<T>,
 ): void {
-  node.rb_parent = parent;
-  node.rb_left = null;
-  node.rb_right = null;
-  node.rb_red = true;
-  if (parent === null) root.rb_node = node;
-  else if (asLeftChild) parent.rb_left = node;
-  else parent.rb_right = node;
+  const L = root.layout;
+  heap[node + L.parent] = parent;
+  heap[node + L.left] = RB_NIL;
+  heap[node + L.right] = RB_NIL;
+  heap[node + L.red] = 1;
+  if (parent === RB_NIL) root.rb_node = node;
+  else if (asLeftChild) heap[parent + L.left] = node;
+  else heap[parent + L.right] = node;
 }
 
-function changeChild<T>(
-  old: rb_node<T>,
-  replacement: rb_node<T> | null,
-  parent: rb_node<T> | null,
-  root: rb_root<T>,
+function changeChild(
+  heap: Float64Array,
+  root: rb_root,
+  old: number,
+  replacement: number,
+  parent: number,
 ): void {
-  if (parent === null) root.rb_node = replacement;
-  else if (parent.rb_left === old) parent.rb_left = replacement;
-  else parent.rb_right = replacement;
+  const L = root.layout;
+  if (parent === RB_NIL) root.rb_node = replacement;
+  else if (heap[parent + L.left] === old) heap[parent + L.left] = replacement;
+  else heap[parent + L.right] = replacement;
 }
 
 /** `replacement` takes `old`'s parent and color; `old` hangs below it with color `red`. */
-function rotateSetParents<T>(
-  old: rb_node<T>,
-  replacement: rb_node<T>,
-  root: rb_root<T>,
-  red: boolean,
+function rotateSetParents(
+  heap: Float64Array,
+  root: rb_root,
+  old: number,
+  replacement: number,
+  red: number,
 ): void {
-  const parent = old.rb_parent;
-  replacement.rb_parent = parent;
-  replacement.rb_red = old.rb_red;
-  old.rb_parent = replacement;
-  old.rb_red = red;
-  changeChild(old, replacement, parent, root);
+  const L = root.layout;
+  const parent = heap[old + L.parent]!;
+  heap[replacement + L.parent] = parent;
+  heap[replacement + L.red] = heap[old + L.red]!;
+  heap[old + L.parent] = replacement;
+  heap[old + L.red] = red;
+  changeChild(heap, root, old, replacement, parent);
 }
 
 /** Restores the red-black properties after `node` was linked as a red leaf. */
-function insertFixup<T>(
-  node: rb_node<T>,
-  root: rb_root<T>,
-  augment: rb_augment_callbacks<T> | null,
+function insertFixup(
+  heap: Float64Array,
+  root: rb_root,
+  node: number,
+  augment: rb_augment_callbacks | null,
 ): void {
-  let parent = node.rb_parent;
+  const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
+  let parent = heap[node + PARENT]!;
   for (;;) {
     // Loop invariant: node is red.
-    if (parent === null) {
-      node.rb_red = false;
+    if (parent === RB_NIL) {
+      heap[node + RED] = 0;
       return;
     }
-    if (!parent.rb_red) return;
+    if (heap[parent + RED] === 0) return;
     // A red parent is never the root, so the grandparent exists.
-    const gparent = parent.rb_parent!;
-    let tmp = gparent.rb_right;
+    const gparent = heap[parent + PARENT]!;
+    let tmp = heap[gparent + RIGHT]!;
     if (parent !== tmp) {
       // parent is gparent's left child.
-      if (tmp?.rb_red) {
+      if (heap[tmp + RED] === 1) {
         // Case 1: the uncle is red, so flip colors and continue from the grandparent.
-        tmp.rb_red = false;
-        parent.rb_red = false;
+        heap[tmp + RED] = 0;
+        heap[parent + RED] = 0;
         node = gparent;
-        parent = node.rb_parent;
-        node.rb_red = true;
+        parent = heap[node + PARENT]!;
+        heap[node + RED] = 1;
         continue;
       }
-      tmp = parent.rb_right;
+      tmp = heap[parent + RIGHT]!;
       if (node === tmp) {
         // Case 2: node is the inner grandchild; rotate left at parent to make it outer.
-        tmp = node.rb_left;
-        parent.rb_right = tmp;
-        node.rb_left = parent;
-        if (tmp !== null) {
-          tmp.rb_parent = parent;
-          tmp.rb_red = false;
+        tmp = heap[node + LEFT]!;
+        heap[parent + RIGHT] = tmp;
+        heap[node + LEFT] = parent;
+        if (tmp !== RB_NIL) {
+          heap[tmp + PARENT] = parent;
+          heap[tmp + RED] = 0;
         }
-        parent.rb_parent = node;
-        parent.rb_red = true;
-        augment?.rotate(parent, node);
+        heap[parent + PARENT] = node;
+        heap[parent + RED] = 1;
+        augment?.rotate(heap, parent, node);
         parent = node;
-        tmp = node.rb_right;
+        tmp = heap[node + RIGHT]!;
       }
       // Case 3: node is the outer grandchild; rotate right at the grandparent.
-      gparent.rb_left = tmp;
-      parent.rb_right = gparent;
-      if (tmp !== null) {
-        tmp.rb_parent = gparent;
-        tmp.rb_red = false;
+      heap[gparent + LEFT] = tmp;
+      heap[parent + RIGHT] = gparent;
+      if (tmp !== RB_NIL) {
+        heap[tmp + PARENT] = gparent;
+        heap[tmp + RED] = 0;
       }
-      rotateSetParents(gparent, parent, root, true);
-      augment?.rotate(gparent, parent);
+      rotateSetParents(heap, root, gparent, parent, 1);
+      augment?.rotate(heap, gparent, parent);
       return;
     }
     // parent is gparent's right child: the mirror image of the cases above.
-    tmp = gparent.rb_left;
-    if (tmp?.rb_red) {
-      tmp.rb_red = false;
-      parent.rb_red = false;
+    tmp = heap[gparent + LEFT]!;
+    if (heap[tmp + RED] === 1) {
+      heap[tmp + RED] = 0;
+      heap[parent + RED] = 0;
       node = gparent;
-      parent = node.rb_parent;
-      node.rb_red = true;
+      parent = heap[node + PARENT]!;
+      heap[node + RED] = 1;
       continue;
     }
-    tmp = parent.rb_left;
+    tmp = heap[parent + LEFT]!;
     if (node === tmp) {
-      tmp = node.rb_right;
-      parent.rb_left = tmp;
-      node.rb_right = parent;
-      if (tmp !== null) {
-        tmp.rb_parent = parent;
-        tmp.rb_red = false;
+      tmp = heap[node + RIGHT]!;
+      heap[parent + LEFT] = tmp;
+      heap[node + RIGHT] = parent;
+      if (tmp !== RB_NIL) {
+        heap[tmp + PARENT] = parent;
+        heap[tmp + RED] = 0;
       }
-      parent.rb_parent = node;
-      parent.rb_red = true;
-      augment?.rotate(parent, node);
+      heap[parent + PARENT] = node;
+      heap[parent + RED] = 1;
+      augment?.rotate(heap, parent, node);
       parent = node;
-      tmp = node.rb_left;
+      tmp = heap[node + LEFT]!;
     }
-    gparent.rb_right = tmp;
-    parent.rb_left = gparent;
-    if (tmp !== null) {
-      tmp.rb_parent = gparent;
-      tmp.rb_red = false;
+    heap[gparent + RIGHT] = tmp;
+    heap[parent + LEFT] = gparent;
+    if (tmp !== RB_NIL) {
+      heap[tmp + PARENT] = gparent;
+      heap[tmp + RED] = 0;
     }
-    rotateSetParents(gparent, parent, root, true);
-    augment?.rotate(gparent, parent);
+    rotateSetParents(heap, root, gparent, parent, 1);
+    augment?.rotate(heap, gparent, parent);
     return;
   }
 }
 
 /**
- * Unlinks `node` and returns the node from which black heights must be rebalanced, or null
+ * Unlinks `node` and returns the node from which black heights must be rebalanced, or RB_NIL
  * when local recoloring already settled it.
  */
-function eraseUnlink<T>(
-  node: rb_node<T>,
-  root: rb_root<T>,
-  augment: rb_augment_callbacks<T> | null,
-): rb_node<T> | null {
-  const child = node.rb_right;
-  let tmp = node.rb_left;
-  let rebalance: rb_node<T> | null;
-  let parent: rb_node<T> | null;
-  if (tmp === null) {
+function eraseUnlink(
+  heap: Float64Array,
+  root: rb_root,
+  node: number,
+  augment: rb_augment_callbacks | null,
+): number {
+  const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
+  const child = heap[node + RIGHT]!;
+  const nodeLeft = heap[node + LEFT]!;
+  const nodeParent = heap[node + PARENT]!;
+  const nodeRed = heap[node + RED]!;
+  let rebalance: number;
+  let propagateFrom: number;
+  if (nodeLeft === RB_NIL) {
     // At most one child (the right one). If there is one it is red and node is black, so
-    // recoloring the child black keeps the black height without rebalancing.
-    parent = node.rb_parent;
-    changeChild(node, child, parent, root);
-    if (child !== null) {
-      child.rb_parent = parent;
-      child.rb_red = node.rb_red;
-      rebalance = null;
+    // giving the child node's place and color keeps every black height.
+    changeChild(heap, root, node, child, nodeParent);
+    if (child !== RB_NIL) {
+      heap[child + PARENT] = nodeParent;
+      heap[child + RED] = nodeRed;
+      rebalance = RB_NIL;
     } else {
-      rebalance = node.rb_red ? null : parent;
+      rebalance = nodeRed === 1 ? RB_NIL : nodeParent;
     }
-    tmp = parent;
-  } else if (child === null) {
+    propagateFrom = nodeParent;
+  } else if (child === RB_NIL) {
     // Exactly one child, the left one: same as above.
-    parent = node.rb_parent;
-    tmp.rb_parent = parent;
-    tmp.rb_red = node.rb_red;
-    changeChild(node, tmp, parent, root);
-    rebalance = null;
-    tmp = parent;
+    heap[nodeLeft + PARENT] = nodeParent;
+    heap[nodeLeft + RED] = nodeRed;
+    changeChild(heap, root, node, nodeLeft, nodeParent);
+    rebalance = RB_NIL;
+    propagateFrom = nodeParent;
   } else {
     // Two children: the in-order successor takes node's place.
     let successor = child;
-    let child2: rb_node<T> | null;
-    tmp = child.rb_left;
-    if (tmp === null) {
+    let parent: number;
+    let child2: number;
+    let tmp = heap[child + LEFT]!;
+    if (tmp === RB_NIL) {
       // The successor is node's right child.
       parent = successor;
-      child2 = successor.rb_right;
-      augment?.copy(node, successor);
+      child2 = heap[successor + RIGHT]!;
+      augment?.copy(heap, node, successor);
     } else {
       // The successor is the leftmost node of node's right subtree.
       do {
         parent = successor;
         successor = tmp;
-        tmp = tmp.rb_left;
-      } while (tmp !== null);
-      child2 = successor.rb_right;
-      parent.rb_left = child2;
-      successor.rb_right = child;
-      child.rb_parent = successor;
-      augment?.copy(node, successor);
-      augment?.propagate(parent, successor);
+        tmp = heap[tmp + LEFT]!;
+      } while (tmp !== RB_NIL);
+      child2 = heap[successor + RIGHT]!;
+      heap[parent + LEFT] = child2;
+      heap[successor + RIGHT] = child;
+      heap[child + PARENT] = successor;
+      augment?.copy(heap, node, successor);
+      augment?.propagate(heap, parent, successor);
     }
-    // Two children, so the left one exists.
-    tmp = node.rb_left!;
-    successor.rb_left = tmp;
-    tmp.rb_parent = successor;
-    const nodeParent = node.rb_parent;
-    changeChild(node, successor, nodeParent, root);
-    if (child2 !== null) {
-      child2.rb_parent = parent;
-      child2.rb_red = false;
-      rebalance = null;
+    heap[successor + LEFT] = nodeLeft;
+    heap[nodeLeft + PARENT] = successor;
+    changeChild(heap, root, node, successor, nodeParent);
+    if (child2 !== RB_NIL) {
+      heap[child2 + PARENT] = parent;
+      heap[child2 + RED] = 0;
+      rebalance = RB_NIL;
     } else {
-      rebalance = successor.rb_red ? null : parent;
+      rebalance = heap[successor + RED] === 1 ? RB_NIL : parent;
     }
-    successor.rb_parent = nodeParent;
-    successor.rb_red = node.rb_red;
-    tmp = successor;
+    heap[successor + PARENT] = nodeParent;
+    heap[successor + RED] = nodeRed;
+    propagateFrom = successor;
   }
-  augment?.propagate(tmp, null);
+  augment?.propagate(heap, propagateFrom, RB_NIL);
   return rebalance;
 }
 
 /** Restores black heights after a black leaf was removed below `parent`. */
-function eraseFixup<T>(
-  parent: rb_node<T>,
-  root: rb_root<T>,
-  augment: rb_augment_callbacks<T> | null,
+function eraseFixup(
+  heap: Float64Array,
+  root: rb_root,
+  parent: number,
+  augment: rb_augment_callbacks | null,
 ): void {
-  let node: rb_node<T> | null = null;
-  let sibling: rb_node<T>;
-  let tmp1: rb_node<T> | null;
-  let tmp2: rb_node<T> | null;
+  const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
+  let node = RB_NIL;
   for (;;) {
-    // Loop invariants: node is black (or null at first), node is not the root, and every
-    // path through parent and node has one black node fewer than the other paths.
-    // The sibling exists because the other side has a larger black height.
-    sibling = parent.rb_right!;
+    // Loop invariants: node is black (or RB_NIL at first), node is not the root, and every
+    // path through parent and node has one black node fewer than the other paths. The sibling
+    // therefore exists.
+    let sibling = heap[parent + RIGHT]!;
     if (node !== sibling) {
       // node is parent's left child.
-      if (sibling.rb_red) {
+      let tmp1: number;
+      let tmp2: number;
+      if (heap[sibling + RED] === 1) {
         // Case 1: red sibling; rotate left at parent so the sibling becomes black.
-        tmp1 = sibling.rb_left!;
-        parent.rb_right = tmp1;
-        sibling.rb_left = parent;
-        tmp1.rb_parent = parent;
-        tmp1.rb_red = false;
-        rotateSetParents(parent, sibling, root, true);
-        augment?.rotate(parent, sibling);
+        tmp1 = heap[sibling + LEFT]!;
+        heap[parent + RIGHT] = tmp1;
+        heap[sibling + LEFT] = parent;
+        heap[tmp1 + PARENT] = parent;
+        heap[tmp1 + RED] = 0;
+        rotateSetParents(heap, root, parent, sibling, 1);
+        augment?.rotate(heap, parent, sibling);
         sibling = tmp1;
       }
-      tmp1 = sibling.rb_right;
-      if (tmp1 === null || !tmp1.rb_red) {
-        tmp2 = sibling.rb_left;
-        if (tmp2 === null || !tmp2.rb_red) {
+      tmp1 = heap[sibling + RIGHT]!;
+      if (heap[tmp1 + RED] !== 1) {
+        tmp2 = heap[sibling + LEFT]!;
+        if (heap[tmp2 + RED] !== 1) {
           // Case 2: black sibling with black children; recolor it and move up.
-          sibling.rb_parent = parent;
-          sibling.rb_red = true;
-          if (parent.rb_red) {
-            parent.rb_red = false;
+          heap[sibling + PARENT] = parent;
+          heap[sibling + RED] = 1;
+          if (heap[parent + RED] === 1) {
+            heap[parent + RED] = 0;
           } else {
             node = parent;
-            const up = node.rb_parent;
-            if (up !== null) {
-              parent = up;
-              continue;
-            }
+            parent = heap[node + PARENT]!;
+            if (parent !== RB_NIL) continue;
           }
           return;
         }
         // Case 3: the sibling's inner child is red; rotate right at the sibling.
-        tmp1 = tmp2.rb_right;
-        sibling.rb_left = tmp1;
-        tmp2.rb_right = sibling;
-        parent.rb_right = tmp2;
-        if (tmp1 !== null) {
-          tmp1.rb_parent = sibling;
-          tmp1.rb_red = false;
+        tmp1 = heap[tmp2 + RIGHT]!;
+        heap[sibling + LEFT] = tmp1;
+        heap[tmp2 + RIGHT] = sibling;
+        heap[parent + RIGHT] = tmp2;
+        if (tmp1 !== RB_NIL) {
+          heap[tmp1 + PARENT] = sibling;
+          heap[tmp1 + RED] = 0;
         }
-        augment?.rotate(sibling, tmp2);
+        augment?.rotate(heap, sibling, tmp2);
         tmp1 = sibling;
         sibling = tmp2;
       }
       // Case 4: the sibling's outer child is red; rotate left at parent and recolor.
-      tmp2 = sibling.rb_left;
-      parent.rb_right = tmp2;
-      sibling.rb_left = parent;
-      tmp1.rb_parent = sibling;
-      tmp1.rb_red = false;
-      if (tmp2 !== null) tmp2.rb_parent = parent;
-      rotateSetParents(parent, sibling, root, false);
-      augment?.rotate(parent, sibling);
+      tmp2 = heap[sibling + LEFT]!;
+      heap[parent + RIGHT] = tmp2;
+      heap[sibling + LEFT] = parent;
+      heap[tmp1 + PARENT] = sibling;
+      heap[tmp1 + RED] = 0;
+      if (tmp2 !== RB_NIL) heap[tmp2 + PARENT] = parent;
+      rotateSetParents(heap, root, parent, sibling, 0);
+      augment?.rotate(heap, parent, sibling);
       return;
     }
     // node is parent's right child: the mirror image of the cases above.
-    sibling = parent.rb_left!;
-    if (sibling.rb_red) {
-      tmp1 = sibling.rb_right!;
-      parent.rb_left = tmp1;
-      sibling.rb_right = parent;
-      tmp1.rb_parent = parent;
-      tmp1.rb_red = false;
-      rotateSetParents(parent, sibling, root, true);
-      augment?.rotate(parent, sibling);
+    sibling = heap[parent + LEFT]!;
+    let tmp1: number;
+    let tmp2: number;
+    if (heap[sibling + RED] === 1) {
+      tmp1 = heap[sibling + RIGHT]!;
+      heap[parent + LEFT] = tmp1;
+      heap[sibling + RIGHT] = parent;
+      heap[tmp1 + PARENT] = parent;
+      heap[tmp1 + RED] = 0;
+      rotateSetParents(heap, root, parent, sibling, 1);
+      augment?.rotate(heap, parent, sibling);
       sibling = tmp1;
     }
-    tmp1 = sibling.rb_left;
-    if (tmp1 === null || !tmp1.rb_red) {
-      tmp2 = sibling.rb_right;
-      if (tmp2 === null || !tmp2.rb_red) {
-        sibling.rb_parent = parent;
-        sibling.rb_red = true;
-        if (parent.rb_red) {
-          parent.rb_red = false;
+    tmp1 = heap[sibling + LEFT]!;
+    if (heap[tmp1 + RED] !== 1) {
+      tmp2 = heap[sibling + RIGHT]!;
+      if (heap[tmp2 + RED] !== 1) {
+        heap[sibling + PARENT] = parent;
+        heap[sibling + RED] = 1;
+        if (heap[parent + RED] === 1) {
+          heap[parent + RED] = 0;
         } else {
           node = parent;
-          const up = node.rb_parent;
-          if (up !== null) {
-            parent = up;
-            continue;
-          }
+          parent = heap[node + PARENT]!;
+          if (parent !== RB_NIL) continue;
         }
         return;
       }
-      tmp1 = tmp2.rb_left;
-      sibling.rb_right = tmp1;
-      tmp2.rb_left = sibling;
-      parent.rb_left = tmp2;
-      if (tmp1 !== null) {
-        tmp1.rb_parent = sibling;
-        tmp1.rb_red = false;
+      tmp1 = heap[tmp2 + LEFT]!;
+      heap[sibling + RIGHT] = tmp1;
+      heap[tmp2 + LEFT] = sibling;
+      heap[parent + LEFT] = tmp2;
+      if (tmp1 !== RB_NIL) {
+        heap[tmp1 + PARENT] = sibling;
+        heap[tmp1 + RED] = 0;
       }
-      augment?.rotate(sibling, tmp2);
+      augment?.rotate(heap, sibling, tmp2);
       tmp1 = sibling;
       sibling = tmp2;
     }
-    tmp2 = sibling.rb_right;
-    parent.rb_left = tmp2;
-    sibling.rb_right = parent;
-    tmp1.rb_parent = sibling;
-    tmp1.rb_red = false;
-    if (tmp2 !== null) tmp2.rb_parent = parent;
-    rotateSetParents(parent, sibling, root, false);
-    augment?.rotate(parent, sibling);
+    tmp2 = heap[sibling + RIGHT]!;
+    heap[parent + LEFT] = tmp2;
+    heap[sibling + RIGHT] = parent;
+    heap[tmp1 + PARENT] = sibling;
+    heap[tmp1 + RED] = 0;
+    if (tmp2 !== RB_NIL) heap[tmp2 + PARENT] = parent;
+    rotateSetParents(heap, root, parent, sibling, 0);
+    augment?.rotate(heap, parent, sibling);
     return;
   }
 }
 
 /** Rebalances after `rb_link_node`. */
-export function rb_insert_color<T>(node: rb_node<T>, root: rb_root<T>): void {
-  insertFixup(node, root, null);
+export function rb_insert_color(heap: Float64Array, root: rb_root, node: number): void {
+  insertFixup(heap, root, node, null);
 }
 
 /** Rebalances after `rb_link_node`; `leftmost` says the node was linked as the new first node. */
-export function rb_insert_color_cached<T>(
-  node: rb_node<T>,
-  root: rb_root_cached<T>,
+export function rb_insert_color_cached(
+  heap: Float64Array,
+  root: rb_root_cached,
+  node: number,
   leftmost: boolean,
 ): void {
   if (leftmost) root.rb_leftmost = node;
-  insertFixup(node, root, null);
+  insertFixup(heap, root, node, null);
 }
 
 /**
  * Rebalances after `rb_link_node` in an augmented tree. The caller must already have updated
  * the augmented values on the path from the root to the new node, as the kernel requires.
  */
-export function rb_insert_augmented<T>(
-  node: rb_node<T>,
-  root: rb_root<T>,
-  augment: rb_augment_callbacks<T>,
+export function rb_insert_augmented(
+  heap: Float64Array,
+  root: rb_root,
+  node: number,
+  augment: rb_augment_callbacks,
 ): void {
-  insertFixup(node, root, augment);
+  insertFixup(heap, root, node, augment);
 }
 
 /** Removes `node` from the tree. */
-export function rb_erase<T>(node: rb_node<T>, root: rb_root<T>): void {
-  const rebalance = eraseUnlink(node, root, null);
-  if (rebalance !== null) eraseFixup(rebalance, root, null);
+export function rb_erase(heap: Float64Array, root: rb_root, node: number): void {
+  const rebalance = eraseUnlink(heap, root, node, null);
+  if (rebalance !== RB_NIL) eraseFixup(heap, root, rebalance, null);
 }
 
 /** Removes `node` from a cached tree, advancing the cached leftmost node if needed. */
-export function rb_erase_cached<T>(node: rb_node<T>, root: rb_root_cached<T>): void {
-  if (root.rb_leftmost === node) root.rb_leftmost = rb_next(node);
-  rb_erase(node, root);
+export function rb_erase_cached(heap: Float64Array, root: rb_root_cached, node: number): void {
+  if (root.rb_leftmost === node) root.rb_leftmost = rb_next(heap, root.layout, node);
+  rb_erase(heap, root, node);
 }
 
 /** Removes `node` from an augmented tree, keeping the augmented values correct. */
-export function rb_erase_augmented<T>(
-  node: rb_node<T>,
-  root: rb_root<T>,
-  augment: rb_augment_callbacks<T>,
+export function rb_erase_augmented(
+  heap: Float64Array,
+  root: rb_root,
+  node: number,
+  augment: rb_augment_callbacks,
 ): void {
-  const rebalance = eraseUnlink(node, root, augment);
-  if (rebalance !== null) eraseFixup(rebalance, root, augment);
+  const rebalance = eraseUnlink(heap, root, node, augment);
+  if (rebalance !== RB_NIL) eraseFixup(heap, root, rebalance, augment);
 }
 
-/** The next node in order, or null. */
-export function rb_next<T>(node: rb_node<T>): rb_node<T> | null {
-  let n = node.rb_right;
-  if (n !== null) {
-    while (n.rb_left !== null) n = n.rb_left;
+/** The next node in order, or RB_NIL. */
+export function rb_next(heap: Float64Array, L: rb_layout, node: number): number {
+  let n = heap[node + L.right]!;
+  if (n !== RB_NIL) {
+    for (let l = heap[n + L.left]!; l !== RB_NIL; l = heap[n + L.left]!) n = l;
     return n;
   }
   let child = node;
-  let parent = child.rb_parent;
-  while (parent !== null && child === parent.rb_right) {
+  let parent = heap[child + L.parent]!;
+  while (parent !== RB_NIL && child === heap[parent + L.right]) {
     child = parent;
-    parent = child.rb_parent;
+    parent = heap[child + L.parent]!;
   }
   return parent;
 }
 
-/** The previous node in order, or null. */
-export function rb_prev<T>(node: rb_node<T>): rb_node<T> | null {
-  let n = node.rb_left;
-  if (n !== null) {
-    while (n.rb_right !== null) n = n.rb_right;
+/** The previous node in order, or RB_NIL. */
+export function rb_prev(heap: Float64Array, L: rb_layout, node: number): number {
+  let n = heap[node + L.left]!;
+  if (n !== RB_NIL) {
+    for (let r = heap[n + L.right]!; r !== RB_NIL; r = heap[n + L.right]!) n = r;
     return n;
   }
   let child = node;
-  let parent = child.rb_parent;
-  while (parent !== null && child === parent.rb_left) {
+  let parent = heap[child + L.parent]!;
+  while (parent !== RB_NIL && child === heap[parent + L.left]) {
     child = parent;
-    parent = child.rb_parent;
+    parent = heap[child + L.parent]!;
   }
   return parent;
 }
 
-/** The first node in order, or null for an empty tree. */
-export function rb_first<T>(root: rb_root<T>): rb_node<T> | null {
+/** The first node in order, or RB_NIL for an empty tree. */
+export function rb_first(heap: Float64Array, root: rb_root): number {
   let n = root.rb_node;
-  if (n === null) return null;
-  while (n.rb_left !== null) n = n.rb_left;
+  if (n === RB_NIL) return RB_NIL;
+  for (let l = heap[n + root.layout.left]!; l !== RB_NIL; l = heap[n + root.layout.left]!) n = l;
   return n;
 }
 
-/** The last node in order, or null for an empty tree. */
-export function rb_last<T>(root: rb_root<T>): rb_node<T> | null {
+/** The last node in order, or RB_NIL for an empty tree. */
+export function rb_last(heap: Float64Array, root: rb_root): number {
   let n = root.rb_node;
-  if (n === null) return null;
-  while (n.rb_right !== null) n = n.rb_right;
+  if (n === RB_NIL) return RB_NIL;
+  for (let r = heap[n + root.layout.right]!; r !== RB_NIL; r = heap[n + root.layout.right]!) n = r;
   return n;
 }
 
 /**
  * Puts `replacement` in `victim`'s place without rebalancing. The caller guarantees that
- * `replacement` sorts exactly where `victim` did and carries the same augmented value.
+ * `replacement` sorts exactly where `victim` did, and fixes up any augmented value.
  */
-export function rb_replace_node<T>(
-  victim: rb_node<T>,
-  replacement: rb_node<T>,
-  root: rb_root<T>,
+export function rb_replace_node(
+  heap: Float64Array,
+  root: rb_root,
+  victim: number,
+  replacement: number,
 ): void {
-  const parent = victim.rb_parent;
-  replacement.rb_parent = parent;
-  replacement.rb_left = victim.rb_left;
-  replacement.rb_right = victim.rb_right;
-  replacement.rb_red = victim.rb_red;
-  if (victim.rb_left !== null) victim.rb_left.rb_parent = replacement;
-  if (victim.rb_right !== null) victim.rb_right.rb_parent = replacement;
-  changeChild(victim, replacement, parent, root);
+  const L = root.layout;
+  const parent = heap[victim + L.parent]!;
+  const left = heap[victim + L.left]!;
+  const right = heap[victim + L.right]!;
+  heap[replacement + L.parent] = parent;
+  heap[replacement + L.left] = left;
+  heap[replacement + L.right] = right;
+  heap[replacement + L.red] = heap[victim + L.red]!;
+  if (left !== RB_NIL) heap[left + L.parent] = replacement;
+  if (right !== RB_NIL) heap[right + L.parent] = replacement;
+  changeChild(heap, root, victim, replacement, parent);
 }
 
 /** `rb_replace_node` for a cached tree: the leftmost cache follows the replacement. */
-export function rb_replace_node_cached<T>(
-  victim: rb_node<T>,
-  replacement: rb_node<T>,
-  root: rb_root_cached<T>,
+export function rb_replace_node_cached(
+  heap: Float64Array,
+  root: rb_root_cached,
+  victim: number,
+  replacement: number,
 ): void {
   if (root.rb_leftmost === victim) root.rb_leftmost = replacement;
-  rb_replace_node(victim, replacement, root);
+  rb_replace_node(heap, root, victim, replacement);
 }
 
 /**
  * Checks the red-black properties and the parent links of a whole tree: the root is black, no
- * red node has a red child, every path has the same number of black nodes, and every child
- * points back at its parent. Returns a description of the first violation, or null. Read-only;
- * used by the drm_mm invariant checker.
+ * red node has a red child, every path has the same number of black nodes, every child points
+ * back at its parent, and no node appears twice. Returns a description of the first violation,
+ * or null. Read-only; used by the drm_mm invariant checker.
  */
-export function checkRbTree<T>(root: rb_root<T>): string | null {
+export function checkRbTree(heap: Float64Array, root: rb_root): string | null {
+  const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
   const top = root.rb_node;
-  if (top === null) return null;
-  if (top.rb_parent !== null) return "root has a parent";
-  if (top.rb_red) return "root is red";
+  if (top === RB_NIL) return null;
+  if (heap[top + PARENT] !== RB_NIL) return "root has a parent";
+  if (heap[top + RED] === 1) return "root is red";
   // Iterative post-order walk computing black heights, so deep trees cannot overflow the stack.
-  const heights = new Map<rb_node<T>, number>();
-  const stack: rb_node<T>[] = [top];
+  const heights = new Map<number, number>();
+  const onStack = new Set<number>([top]);
+  const stack: number[] = [top];
   while (stack.length > 0) {
     const n = stack[stack.length - 1]!;
-    const l = n.rb_left;
-    const r = n.rb_right;
-    if (l !== null && !heights.has(l)) {
-      if (l.rb_parent !== n) return "left child does not point back at its parent";
-      stack.push(l);
-      continue;
+    const l = heap[n + LEFT]!;
+    const r = heap[n + RIGHT]!;
+    for (const c of [l, r]) {
+      if (c !== RB_NIL && !heights.has(c) && !onStack.has(c)) {
+        if (heap[c + PARENT] !== n) return `node ${c} does not point back at its parent ${n}`;
+        onStack.add(c);
+        stack.push(c);
+      }
     }
-    if (r !== null && !heights.has(r)) {
-      if (r.rb_parent !== n) return "right child does not point back at its parent";
-      stack.push(r);
-      continue;
+    if (stack[stack.length - 1] !== n) continue;
+    if ((l !== RB_NIL && !heights.has(l)) || (r !== RB_NIL && !heights.has(r))) {
+      return `node ${n} is reachable twice`;
     }
     stack.pop();
-    if (n.rb_red && (l?.rb_red || r?.rb_red)) return "red node has a red child";
-    const lh = l === null ? 0 : heights.get(l)!;
-    const rh = r === null ? 0 : heights.get(r)!;
-    if (lh !== rh) return "black heights differ";
-    heights.set(n, lh + (n.rb_red ? 0 : 1));
+    if (heap[n + RED] === 1 && (heap[l + RED] === 1 || heap[r + RED] === 1)) {
+      return `red node ${n} has a red child`;
+    }
+    const lh = l === RB_NIL ? 0 : heights.get(l)!;
+    const rh = r === RB_NIL ? 0 : heights.get(r)!;
+    if (lh !== rh) return `black heights differ below node ${n}`;
+    heights.set(n, lh + (heap[n + RED] === 1 ? 0 : 1));
   }
   return null;
 }
