@@ -386,11 +386,7 @@ function releaseSlot(mm: drm_mm, node: drm_mm_node): void {
 
 /** subtree_max_hole of slot `n`: the largest hole in its holes_addr subtree; 0 for RB_NIL. */
 export function subtreeMaxHole(heap: Float64Array, n: number): number {
-  const own = heap[n + HOLE_SIZE]!;
-  const left = heap[n + MAX_LEFT]!;
-  const right = heap[n + MAX_RIGHT]!;
-  const below = left > right ? left : right;
-  return own > below ? own : below;
+  return Math.max(heap[n + HOLE_SIZE]!, heap[n + MAX_LEFT]!, heap[n + MAX_RIGHT]!);
 }
 
 /**
