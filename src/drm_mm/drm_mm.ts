@@ -726,6 +726,7 @@ function placeInHole(
 /**
  * Links slot `n` into holes_addr right after `prev`, its predecessor in address order: no key
  * comparisons are needed, as upstream's interval tree insertion starts from the hole node.
+ * The hole sizes of `prev` and `n` must be set; their maxima are updated here.
  */
 function addrTreeInsertAfter(mm: drm_mm, prev: number, n: number): void {
   const heap = mm.heap;
@@ -741,10 +742,13 @@ function addrTreeInsertAfter(mm: drm_mm, prev: number, n: number): void {
     } while (child !== RB_NIL);
     rb_link_node(heap, root, n, parent, true);
   }
-  // The rotate callback needs correct maxima on the path before rebalancing.
+  // The rotate callback needs correct maxima on the path before rebalancing. The node hangs in
+  // prev's right subtree, and prev's own hole has just changed too, so one climb from prev
+  // settles both.
   heap[n + MAX_LEFT] = 0;
   heap[n + MAX_RIGHT] = 0;
-  climbMaxHole(heap, n, RB_NIL);
+  climbMaxHole(heap, n, prev);
+  climbMaxHole(heap, prev, RB_NIL);
   rb_insert_augmented(heap, root, n, holeAddrAugment);
 }
 
@@ -785,7 +789,8 @@ function linkNodeIntoHole(
   const leading = start - hole_start;
   const trailing = hole_end - end;
   unindexHole(mm, hole);
-  setHoleSize(heap, hole, leading);
+  // addrTreeInsertAfter() brings the subtree maxima up to date for both new sizes.
+  heap[hole + HOLE_SIZE] = leading;
   heap[n + HOLE_SIZE] = trailing;
   addrTreeInsertAfter(mm, hole, n);
   if (leading > 0) {
