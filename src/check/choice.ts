@@ -3,7 +3,7 @@
 // 0 never preempts; then the others by task id), lets the strategy pick an index, and records
 // the decision. The recorded indices are the schedule: replaying them reproduces the execution.
 
-import type { Sched, Scheduler, Task } from "../kernel/sched.js";
+import type { Sched, Scheduler, Step, StepAccess, Task } from "../kernel/sched.js";
 
 /** One scheduling decision of an execution. */
 export interface Decision {
@@ -18,6 +18,9 @@ export interface Decision {
   /** The step index at which the decision was made. */
   readonly step: number;
 }
+
+/** Sees every step before it runs. */
+export type StepHook = (task: Task, step: Step, runnable: readonly Task[], sched: Sched) => void;
 
 /** Picks an index in [0, options.length) for decision number `depth`. */
 export type ChooseFn = (options: readonly Task[], depth: number, sched: Sched) => number;
@@ -40,8 +43,35 @@ export class ScheduleDivergence extends Error {
 
 export class ChoiceScheduler implements Scheduler {
   readonly decisions: Decision[] = [];
+  /** A strategy's hook that sees every step (partial-order reduction needs them all). */
+  private stepHook: StepHook | null = null;
 
-  constructor(private readonly choose: ChooseFn) {}
+  /** A strategy's hook that sees what each step touched beyond its descriptor. */
+  private doneHook: ((touches: readonly StepAccess[]) => void) | null = null;
+
+  constructor(
+    private readonly choose: ChooseFn,
+    /** Ask the engine for every step's extra touches (partial-order reduction needs them). */
+    readonly wantsTouches = false,
+  ) {}
+
+  /** Installs the hook that stepDone calls. */
+  onStepDone(hook: (touches: readonly StepAccess[]) => void): void {
+    this.doneHook = hook;
+  }
+
+  stepDone(touches: readonly StepAccess[]): void {
+    this.doneHook?.(touches);
+  }
+
+  /** Installs the hook that observeStep calls. */
+  onStep(hook: StepHook): void {
+    this.stepHook = hook;
+  }
+
+  observeStep(task: Task, step: Step, runnable: readonly Task[], sched: Sched): void {
+    this.stepHook?.(task, step, runnable, sched);
+  }
 
   pick(runnable: readonly Task[], sched: Sched): Task {
     const { options, preemptible } = preferenceOrder(runnable, sched.previous);

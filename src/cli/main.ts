@@ -100,6 +100,7 @@ interface CheckFlags {
   depth?: number;
   maxSteps?: number;
   timeLimit?: number;
+  reduction?: boolean;
   trace?: string;
 }
 
@@ -206,6 +207,7 @@ function runCheck(paths: string[], flags: CheckFlags): number {
       ...(flags.seed === undefined ? {} : { seed: flags.seed }),
       ...(flags.depth === undefined ? {} : { depth: flags.depth }),
       ...(flags.maxSteps === undefined ? {} : { maxSteps: flags.maxSteps }),
+      noReduction: flags.reduction === false,
       shouldStop: () => performance.now() > deadline,
       onProgress: (p) => progress.update(p.executions, p.findings),
     });
@@ -300,6 +302,7 @@ function main(argv: readonly string[]): number {
     .description("check scenario files or directories of them")
     .argument("<paths...>", "scenario files (*.json) or directories")
     .option("--json", "print one JSON object per scenario")
+    .option("--no-reduction", "exhaustive without partial-order reduction (plain DFS)")
     .addOption(
       new Option("--strategy <name>", "exploration strategy").choices([
         "exhaustive",

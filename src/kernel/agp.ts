@@ -24,6 +24,7 @@ export function agp_bind_page(k: Kernel, slot: number, frame: Frame, site: Site)
   if (gart[slot] !== null)
     BUG(site, `agp_bind_page: slot ${slot} (${pfnName(agp_slot_pfn(slot))}) already bound`);
   gart[slot] = frame;
+  k.sched.touch(k.mem.gartSlots[slot]!, true);
   k.printk(site, `gart: bind ${pfnName(agp_slot_pfn(slot))} -> ${frame.name}`);
 }
 
@@ -34,5 +35,6 @@ export function agp_unbind_page(k: Kernel, slot: number, site: Site): void {
     BUG(site, `agp_unbind_page: slot ${slot} (${pfnName(agp_slot_pfn(slot))}) is not bound`);
   }
   gart[slot] = null;
+  k.sched.touch(k.mem.gartSlots[slot]!, true);
   k.printk(site, `gart: unbind ${pfnName(agp_slot_pfn(slot))}`);
 }

@@ -147,6 +147,8 @@ export function* dma_resv_test_signaled(
   usage: dma_resv_usage,
   site: Site,
 ): Gen<boolean> {
+  // The fence list changes under the lock; a lockless reader is ordered against its holders.
+  yield { op: "read", obj: obj.lock, site };
   for (const fence of dma_resv_fences(obj, usage)) {
     yield { op: "read", obj: fence, site };
     if (!fence.signaled) return false;
@@ -166,6 +168,7 @@ export function* dma_resv_wait_timeout(
   site: Site,
 ): Gen<number> {
   let remaining = timeoutNs;
+  yield { op: "read", obj: obj.lock, site };
   for (const fence of dma_resv_fences(obj, usage)) {
     remaining = yield* dma_fence_wait_timeout(fence, intr, remaining, site);
     if (remaining === 0) return 0;

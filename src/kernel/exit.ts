@@ -38,6 +38,8 @@ export function* mmput(mm: mm_struct, site: Site = "mmput"): Gen {
   mm.mm_users--;
   if (mm.mm_users > 0) return;
   yield* exit_mmap(mm);
+  // Freeing the mm races with anyone about to lock it (litmus L4).
+  yield { op: "write", obj: mm.mmap_lock, site };
   mmdrop(mm, site);
 }
 

@@ -74,7 +74,7 @@ export class GpuEngine implements KObject {
   private *main(): Gen {
     const k = this.k;
     for (;;) {
-      yield { op: "read", obj: this, site: "gpu_ring_fetch" };
+      yield { op: "write", obj: this, site: "gpu_ring_fetch" };
       const job = this.ring.shift();
       if (job === undefined) {
         yield* this.doorbell.sleep("gpu_ring_idle");
@@ -108,30 +108,57 @@ export class GpuEngine implements KObject {
     }
   }
 
+  /**
+   * One page operation, as one or two steps. Each step names the GART entries and frames it
+   * goes through (resolved when the step is taken) and resolves them again when it runs.
+   */
   private *runOp(op: GpuOp): Gen {
     const mem = this.k.mem;
     switch (op.kind) {
       case "copy": {
-        const src = mem.resolve(op.srcPfn);
-        yield { op: "read", obj: src ?? this, site: "gpu_copy" };
-        const words = readWords(src, mem.config.wordsPerPage);
+        yield {
+          op: "read",
+          obj: this,
+          site: "gpu_copy",
+          also: mem.accessPath(op.srcPfn, "gpu", false),
+        };
+        const words = readWords(mem.reach(op.srcPfn, "gpu"), mem.config.wordsPerPage);
         // Data movement, not a buffer write: observers see the words move, not new values.
-        yield { op: "write", obj: mem.resolve(op.dstPfn) ?? this, site: "gpu_copy" };
-        const target = mem.resolve(op.dstPfn);
+        yield {
+          op: "write",
+          obj: this,
+          site: "gpu_copy",
+          also: mem.accessPath(op.dstPfn, "gpu", true),
+        };
+        const target = mem.reach(op.dstPfn, "gpu");
         if (target !== null) for (let w = 0; w < words.length; w++) target.words[w] = words[w]!;
         return;
       }
-      case "fill": {
-        yield { op: "write", obj: mem.resolve(op.pfn) ?? this, site: "gpu_fill" };
-        mem.resolve(op.pfn)?.words.fill(op.value);
+      case "fill":
+        yield {
+          op: "write",
+          obj: this,
+          site: "gpu_fill",
+          also: mem.accessPath(op.pfn, "gpu", true),
+        };
+        mem.reach(op.pfn, "gpu")?.words.fill(op.value);
         return;
-      }
       case "write":
-        yield { op: "write", obj: mem.resolve(op.pfn) ?? this, site: "gpu_write" };
+        yield {
+          op: "write",
+          obj: this,
+          site: "gpu_write",
+          also: mem.accessPath(op.pfn, "gpu", true),
+        };
         mem.store(op.pfn, op.word, op.value, "gpu", "gpu_write");
         return;
       case "read":
-        yield { op: "read", obj: mem.resolve(op.pfn) ?? this, site: "gpu_read" };
+        yield {
+          op: "read",
+          obj: this,
+          site: "gpu_read",
+          also: mem.accessPath(op.pfn, "gpu", false),
+        };
         mem.load(op.pfn, op.word, "gpu", "gpu_read");
         return;
     }

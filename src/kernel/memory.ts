@@ -216,6 +216,8 @@ export function* do_no_page(vmf: vm_fault): Gen<vm_fault_t> {
   const { vma, address } = vmf;
   const mm = vma.vm_mm;
   const k = mm.k;
+  // vm_flags may be changed by a racing io_remap_pfn_range under the same read lock (L10).
+  yield { op: "read", obj: vma, site };
   BUG_ON(
     (vma.vm_flags & VM_PFNMAP) !== 0,
     site,
@@ -259,6 +261,7 @@ export function* do_no_page(vmf: vm_fault): Gen<vm_fault_t> {
       }
     }
     const slot = mm.slot(address);
+    yield { op: "write", obj: slot, site };
     if (slot.pte === null) {
       page_add_file_rmap(page);
       set_pte_at(mm, slot, { pfn: page.frame.pfn, prot: vma.vm_page_prot, page }, site);
@@ -299,6 +302,7 @@ export function* do_no_pfn(vmf: vm_fault): Gen<vm_fault_t> {
   }
   yield* spin_lock(mm.page_table_lock, site);
   const slot = mm.slot(address);
+  yield { op: "write", obj: slot, site };
   if (slot.pte === null)
     set_pte_at(mm, slot, { pfn: result.pfn, prot: vma.vm_page_prot, page: null }, site);
   yield* spin_unlock(mm.page_table_lock, site);
@@ -316,6 +320,7 @@ export function* __do_fault(vmf: vm_fault): Gen<vm_fault_t> {
   const mm = vmf.vma.vm_mm;
   yield* spin_lock(mm.page_table_lock, "finish_fault");
   const slot = mm.slot(vmf.address);
+  yield { op: "write", obj: slot, site: "finish_fault" };
   if (slot.pte === null) {
     page_add_file_rmap(page);
     set_pte_at(mm, slot, { pfn: page.frame.pfn, prot: vmf.vma.vm_page_prot, page }, "finish_fault");
@@ -337,6 +342,7 @@ function* insert_pfn(
   const mm = vma.vm_mm;
   yield* spin_lock(mm.page_table_lock, site);
   const slot = mm.slot(address);
+  yield { op: "write", obj: slot, site };
   const inserted = slot.pte === null;
   if (inserted) set_pte_at(mm, slot, { pfn, prot, page: null }, site);
   yield* spin_unlock(mm.page_table_lock, site);
@@ -409,6 +415,7 @@ export function* remap_pfn_range(
   site: Site = "remap_pfn_range",
 ): Gen<number> {
   if (address < vma.vm_start || address + count > vma.vm_end) return -22;
+  yield { op: "write", obj: vma, site };
   vma.vm_flags |= VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
   const mm = vma.vm_mm;
   yield* spin_lock(mm.page_table_lock, site);
@@ -458,13 +465,14 @@ export function* copy_page_range(
   for (let vpn = src.vm_start; vpn < src.vm_end; vpn++) {
     const from = srcMm.slot(vpn);
     if (from.pte === null) continue;
-    yield { op: "read", obj: from, site };
+    const to = dstMm.slot(dst.vm_start + (vpn - src.vm_start));
+    yield { op: "read", obj: from, site, also: [{ obj: to, write: true }] };
     const pte = from.pte;
     if (pte.page !== null) {
       get_page(pte.page, site);
       page_add_file_rmap(pte.page);
     }
-    set_pte_at(dstMm, dstMm.slot(dst.vm_start + (vpn - src.vm_start)), pte, site);
+    set_pte_at(dstMm, to, pte, site);
   }
   yield* spin_unlock(srcMm.page_table_lock, site);
   yield* spin_unlock(dstMm.page_table_lock, site);

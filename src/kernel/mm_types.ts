@@ -258,14 +258,15 @@ export function mm_check_alive(mm: mm_struct, site: Site): void {
 
 /** mmap_read_lock(). */
 export function* mmap_read_lock(mm: mm_struct, site: Site): Gen {
-  mm_check_alive(mm, site);
   yield* down_read(mm.mmap_lock, site);
+  mm_check_alive(mm, site);
 }
 
 /** mmap_read_trylock(). */
 export function* mmap_read_trylock(mm: mm_struct, site: Site): Gen<boolean> {
+  const locked = yield* down_read_trylock(mm.mmap_lock, site);
   mm_check_alive(mm, site);
-  return yield* down_read_trylock(mm.mmap_lock, site);
+  return locked;
 }
 
 export function mmap_read_unlock(mm: mm_struct, site: Site): Gen {
@@ -274,8 +275,8 @@ export function mmap_read_unlock(mm: mm_struct, site: Site): Gen {
 
 /** mmap_write_lock(); `subclass` gives mmap_write_lock_nested(). */
 export function* mmap_write_lock(mm: mm_struct, site: Site, subclass = 0): Gen {
-  mm_check_alive(mm, site);
   yield* down_write(mm.mmap_lock, site, subclass);
+  mm_check_alive(mm, site);
 }
 
 export function mmap_write_unlock(mm: mm_struct, site: Site): Gen {

@@ -16,7 +16,7 @@
 import type { Site } from "../trace/index.js";
 import { BUG } from "./bug.js";
 import type { Kernel } from "./kernel.js";
-import type { KObject } from "./sched.js";
+import type { KObject, StepAccess } from "./sched.js";
 
 /** Page counts per pool and content layout. */
 export interface MemoryConfig {
@@ -123,9 +123,13 @@ export class PhysMem {
   readonly vram: Frame[];
   /** GART entries: the system frame bound into each aperture slot, or null. */
   readonly gart: (Frame | null)[];
+  /** What binding, unbinding or walking through each GART entry touches. */
+  readonly gartSlots: KObject[];
   readonly accessObservers: AccessObserver[] = [];
   /** Free system pages; the last entry is handed out next (page_alloc.ts). */
   readonly freePages: StructPage[];
+  /** What a step that allocates or frees pages touches (the free list and its accounting). */
+  readonly allocator: KObject;
 
   constructor(
     private readonly k: Kernel,
@@ -147,8 +151,10 @@ export class PhysMem {
       this.vram.push(frame);
     }
     this.gart = new Array<Frame | null>(c.tt).fill(null);
+    this.gartSlots = this.gart.map((_, i) => ({ id: k.newId(), name: `gart:${i}` }));
     // Lowest PFN on top, so the first allocations are predictable in traces.
     this.freePages = this.system.map((f) => f.page!).reverse();
+    this.allocator = { id: k.newId(), name: "page_allocator" };
   }
 
   /** Which pool a PFN lies in, or null when it is outside every pool. */
@@ -188,6 +194,7 @@ export class PhysMem {
   /** Sets the owner of the frame at `pfn` (a VRAM or system frame), tracing the change. */
   setOwner(frame: Frame, owner: FrameOwner | null, site: Site): void {
     frame.owner = owner;
+    this.k.sched.touch(frame, true);
     const trace = this.k.sched.trace;
     if (trace) {
       const task = this.k.sched.current;
@@ -201,6 +208,20 @@ export class PhysMem {
         owner: owner === null ? "" : `${owner.name}[${owner.index}]`,
       });
     }
+  }
+
+  /**
+   * What an access through `pfn` touches, for scheduling: the GART entry it walks (for an
+   * aperture PFN) and the frame it reaches, if any. `write` is the access to the frame.
+   */
+  accessPath(pfn: number, via: FrameAccess["via"], write: boolean): StepAccess[] {
+    const out: StepAccess[] = [];
+    const c = this.config;
+    if (pfn >= TT_PFN_BASE && pfn < TT_PFN_BASE + c.tt)
+      out.push({ obj: this.gartSlots[pfn - TT_PFN_BASE]!, write: false });
+    const frame = this.reach(pfn, via);
+    if (frame !== null) out.push({ obj: frame, write });
+    return out;
   }
 
   /**
@@ -249,11 +270,14 @@ export class PhysMem {
 
   /** Copies every word of one frame to another (memcpy of a page). */
   copyPage(from: Frame, to: Frame): void {
+    this.k.sched.touch(from, false);
+    this.k.sched.touch(to, true);
     for (let w = 0; w < to.words.length; w++) to.words[w] = from.words[w]!;
   }
 
   /** Fills a frame with zeroes (clear_page). */
   clearPage(frame: Frame): void {
+    this.k.sched.touch(frame, true);
     frame.words.fill(0);
   }
 

@@ -40,6 +40,22 @@ export interface Step {
   readonly op: StepOp;
   readonly obj: KObject;
   readonly site: Site;
+  /**
+   * Further objects the step touches, when one is not enough: a user load reads its PTE slot
+   * and the frame behind it, a page copy reads one frame and writes another.
+   */
+  readonly also?: readonly StepAccess[];
+}
+
+/** One object a step touches, and whether it may change it. */
+export interface StepAccess {
+  readonly obj: KObject;
+  readonly write: boolean;
+}
+
+/** Whether a step's main operation may change its object ("read" and "wait" only look). */
+export function isWriteOp(op: StepOp): boolean {
+  return op !== "read" && op !== "wait" && op !== "resume" && op !== "yield";
 }
 
 /** Kernel code that may reach scheduling points. */
@@ -69,6 +85,8 @@ export class Task implements KObject {
   stepsRun = 0;
   /** Last site this task executed, for step-bound explanations. */
   lastSite: Site = "";
+  /** The step during which the task was spawned (-1 before the first step). */
+  spawnedAt = -1;
   /** current->mm: the address space of a user thread; null for kernel threads. */
   mm: mm_struct | null = null;
   body: Gen | null = null;
@@ -91,6 +109,18 @@ export class Task implements KObject {
 /** Picks the task that runs the next step. `runnable` is non-empty and sorted by task id. */
 export interface Scheduler {
   pick(runnable: readonly Task[], sched: Sched): Task;
+  /**
+   * When true, the engine records what each step touches beyond its descriptor (Sched.touch)
+   * and reports it through stepDone.
+   */
+  readonly wantsTouches?: boolean;
+  /** Told what the step just run touched beyond its descriptor (only with wantsTouches). */
+  stepDone?(touches: readonly StepAccess[]): void;
+  /**
+   * Told about every step before it runs, forced or chosen: which task, what it does, and
+   * which tasks could have run. Partial-order reduction builds its event log from this.
+   */
+  observeStep?(task: Task, step: Step, runnable: readonly Task[], sched: Sched): void;
 }
 
 /** Who must act before `waiter`, blocked on `on`, can go on. */
@@ -147,6 +177,8 @@ export class Sched {
   private lastTask: Task | null = null;
   private stopReason: string | null = null;
   private pendingDeadlock: RunOutcome | null = null;
+  /** Objects touched by the step in progress beyond its descriptor, when someone listens. */
+  private touches: StepAccess[] | null = null;
 
   constructor(options: SchedOptions) {
     this.trace = options.trace ? [] : null;
@@ -170,6 +202,7 @@ export class Sched {
   ): Task {
     const task = new Task(this.allocId(), name, kind, daemon);
     task.body = body(task);
+    task.spawnedAt = this.stepIndex;
     this.tasks.push(task);
     if (!daemon) this.liveNonDaemons++;
     this.insertRunnable(task);
@@ -253,6 +286,15 @@ export class Sched {
     if (this.stopReason === null) this.stopReason = reason;
   }
 
+  /**
+   * Records that the step in progress touches `obj` beyond what its descriptor says: a frame
+   * whose owner changes, a buffer whose placement changes. Partial-order reduction orders
+   * steps by these too. Cheap when nobody listens.
+   */
+  touch(obj: KObject, write: boolean): void {
+    this.touches?.push({ obj, write });
+  }
+
   /** Appends a trace event if tracing is on. Prefer checking `trace` first to avoid building it. */
   emit(event: TraceEvent): void {
     this.trace?.push(event);
@@ -275,7 +317,13 @@ export class Sched {
         return { kind: "step-bound", maxSteps, explanation: this.explainStepBound(maxSteps) };
       }
       const task = runq.length === 1 ? runq[0]! : scheduler.pick(runq, this);
+      scheduler.observeStep?.(task, task.pending, runq, this);
+      if (scheduler.wantsTouches === true) this.touches = [];
       const bug = this.execute(task);
+      if (this.touches !== null) {
+        scheduler.stepDone?.(this.touches);
+        this.touches = null;
+      }
       if (bug !== null) return { kind: "bug", bug, task };
     }
   }

@@ -36,7 +36,11 @@ export function* userAccess(
 ): Gen<UserAccessResult> {
   for (;;) {
     const slot = mm.slot(vpn);
-    yield { op: access.kind === "load" ? "read" : "write", obj: slot, site };
+    // The walk reads the slot; the access touches the frame behind it, which others may copy.
+    // The walk reads the slot; the access goes on through the GART entry to the frame.
+    const op = access.kind === "load" ? "read" : "write";
+    const path = slot.pte === null ? [] : k.mem.accessPath(slot.pte.pfn, via, op === "write");
+    yield path.length === 0 ? { op, obj: slot, site } : { op, obj: slot, site, also: path };
     mm_check_alive(mm, site);
     const pte = slot.pte;
     if (pte !== null) {

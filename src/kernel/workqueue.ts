@@ -53,7 +53,7 @@ export class workqueue_struct implements KObject {
 
   private *workerMain(): Gen {
     for (;;) {
-      yield { op: "read", obj: this, site: "worker_thread" };
+      yield { op: "write", obj: this, site: "worker_thread" };
       const work = this.pending.shift();
       if (work === undefined) {
         this.running = false;

@@ -195,8 +195,8 @@ export class LockAllMmapProtocol extends Protocol {
       if (sorted) yield* mutex_lock(this.allMmsMutex, site);
       for (const mm of snapshot) {
         if (sorted) {
-          mm_check_alive(mm, site);
           yield* down_write_nest_lock(mm.mmap_lock, this.allMmsMutex, site);
+          mm_check_alive(mm, site);
         } else {
           yield* mmap_write_lock(mm, site);
         }

@@ -4,6 +4,7 @@
 
 import { ScheduleDivergence } from "../check/choice.js";
 import { DfsStrategy } from "../check/dfs.js";
+import { DporStrategy } from "../check/dpor.js";
 import { collectFindings, executionFingerprint, explore, runSchedule } from "../check/explore.js";
 import type { Finding } from "../check/finding.js";
 import { PctStrategy } from "../check/pct.js";
@@ -21,6 +22,8 @@ export interface CheckOptions {
   readonly executions?: number;
   readonly seed?: number;
   readonly depth?: number;
+  /** Plain DFS for `exhaustive`, without partial-order reduction (for comparison). */
+  readonly noReduction?: boolean;
   /** Steps after which one execution stops and is checked for livelock. */
   readonly maxSteps?: number;
   /** Where the scenario came from, written into replay tokens ("litmus:<name>" or a path). */
@@ -72,7 +75,7 @@ function strategyFor(name: StrategyName, scenario: Scenario, options: CheckOptio
   const seed = options.seed ?? scenario.explore.seed ?? 1;
   switch (name) {
     case "exhaustive":
-      return new DfsStrategy();
+      return options.noReduction ? new DfsStrategy() : new DporStrategy();
     case "bounded":
       return new DfsStrategy(options.preemptionBound ?? scenario.explore.preemptionBound ?? 2);
     case "random":

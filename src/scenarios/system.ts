@@ -22,7 +22,7 @@ import { Kernel } from "../kernel/kernel.js";
 import { vm_area_struct } from "../kernel/mm_types.js";
 import { do_mmap, do_munmap } from "../kernel/mmap.js";
 import type { FrameAccess } from "../kernel/physmem.js";
-import type { Gen, RunOutcome, Sched, Scheduler, Task } from "../kernel/sched.js";
+import type { Gen, KObject, RunOutcome, Sched, Scheduler, Task } from "../kernel/sched.js";
 import { NonPreemptive } from "../kernel/schedulers.js";
 import { userAccess } from "../kernel/uaccess.js";
 import {
@@ -80,6 +80,11 @@ export class ScenarioSystem {
   readonly shadow = new Map<string, number[][]>();
   readonly log: FindingLog;
   private readonly reservations = new Map<Task, Reservation>();
+  /**
+   * The scenario's names (buffers, mappings, processes) as shared state: an op that defines or
+   * drops a name writes it, every other op reads it, so that exploration orders them.
+   */
+  private readonly registry: KObject;
 
   constructor(
     readonly scenario: Scenario,
@@ -98,6 +103,7 @@ export class ScenarioSystem {
       ...(kopts.mm === undefined ? {} : { mm: kopts.mm }),
     });
     this.log = new FindingLog(this.k.sched);
+    this.registry = { id: this.k.newId(), name: "scenario_names" };
     this.protocol = createProtocol(this.k, config);
     this.k.mem.accessObservers.push({ onAccess: (k, a) => this.onAccess(k, a) });
     this.k.observers.push({
@@ -210,6 +216,18 @@ export class ScenarioSystem {
     const p = this.protocol;
     const result = (ret: number): void => {
       if (ret < 0) this.note(`${op.op}: ${errnoName(ret)}`);
+    };
+    const defines =
+      op.op === "create" ||
+      op.op === "mmap" ||
+      op.op === "fork" ||
+      op.op === "destroy" ||
+      op.op === "munmap" ||
+      op.op === "exit";
+    yield {
+      op: defines ? "write" : "read",
+      obj: this.registry,
+      site: `op_${op.op.replace(/-/g, "_")}`,
     };
     switch (op.op) {
       case "mmap": {
@@ -350,6 +368,9 @@ export class ScenarioSystem {
     if (a.user !== undefined && vma instanceof vm_area_struct && vma.vm_private_data !== null) {
       const bo = vma.vm_private_data as ttm_buffer_object;
       const page = this.protocol.pageIndex(bo, vma, a.user.vpn);
+      // The verdict depends on where the buffer lives now: order this access against moves.
+      k.sched.touch(bo.where, false);
+      if (bo.ttm !== null) k.sched.touch(bo.ttm, false);
       const where = `${a.via === "user" ? "user" : "copy_from_user"} ${a.kind} of ${bo.name}[${page}] word ${a.word} through ${vma.label} (${a.user.mm} vpn 0x${a.user.vpn.toString(16)}, pfn 0x${a.pfn.toString(16)})`;
       const owner = a.frame?.owner ?? null;
       if (a.frame === null) {

@@ -41,7 +41,7 @@ import {
   ERESTARTSYS,
 } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
-import type { Gen } from "../kernel/sched.js";
+import type { Gen, KObject } from "../kernel/sched.js";
 import { spin_lock, spin_unlock } from "../kernel/spinlock.js";
 import type { ww_acquire_ctx } from "../kernel/ww_mutex.js";
 import type { Site } from "../trace/index.js";
@@ -153,10 +153,10 @@ export class ttm_buffer_object {
   page_alignment = 0;
   destroy: ((bo: ttm_buffer_object) => void) | null = null;
   kref = 1;
-  /** Where the BO lives, or null. Protected by the resv. */
-  resource: ttm_resource | null = null;
-  /** The page vector of tt-backed places, or null. Protected by the resv. */
-  ttm: ttm_tt | null = null;
+  /** What a change of `resource` or `ttm` touches, for partial-order reduction and checkers. */
+  readonly where: KObject;
+  private _resource: ttm_resource | null = null;
+  private _ttm: ttm_tt | null = null;
   /** Released while busy: waiting in the delayed-delete queue. */
   deleted = false;
   bulk_move: ttm_lru_bulk_move | null = null;
@@ -174,6 +174,7 @@ export class ttm_buffer_object {
     resv: dma_resv | null = null,
   ) {
     this.bdev = bdev;
+    this.where = { id: k.newId(), name: `${name}.placement` };
     const own = dma_resv_init(k, name);
     this.base = {
       size: sizeBytes,
@@ -182,6 +183,25 @@ export class ttm_buffer_object {
       vma_node: new drm_vma_offset_node(),
     };
     this.base.vma_node.owner = this;
+  }
+  /** Where the BO lives, or null. Protected by the resv. */
+  get resource(): ttm_resource | null {
+    return this._resource;
+  }
+
+  set resource(res: ttm_resource | null) {
+    this._resource = res;
+    this.k.sched.touch(this.where, true);
+  }
+
+  /** The page vector of tt-backed places, or null. Protected by the resv. */
+  get ttm(): ttm_tt | null {
+    return this._ttm;
+  }
+
+  set ttm(tt: ttm_tt | null) {
+    this._ttm = tt;
+    this.k.sched.touch(this.where, true);
   }
 }
 

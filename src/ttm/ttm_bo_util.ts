@@ -194,7 +194,9 @@ export function* ttm_bo_move_memcpy(
       const dst = mem.resolve(dstPfn);
       const srcPfn = clear ? null : ttm_bo_page_pfn(bo, src_mem, i);
       const src = srcPfn === null ? null : mem.resolve(srcPfn);
-      yield { op: "write", obj: dst ?? bo.base.resv.lock, site };
+      yield src === null
+        ? { op: "write", obj: dst ?? bo.base.resv.lock, site }
+        : { op: "write", obj: dst ?? bo.base.resv.lock, site, also: [{ obj: src, write: false }] };
       if (dst === null) continue;
       if (src === null) mem.clearPage(dst);
       else mem.copyPage(src, dst);

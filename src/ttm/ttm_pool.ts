@@ -157,6 +157,7 @@ function freeBlock(pool: ttm_pool, caching: ttm_caching, block: PoolBlock): void
  * Returns 0 or -ENOMEM (everything allocated so far is freed again).
  */
 export function* ttm_pool_alloc(pool: ttm_pool, tt: ttm_tt, ctx: ttm_operation_ctx): Gen<number> {
+  pool.k.sched.touch(tt, true);
   void ctx;
   const pages = tt.pages!;
   const blocks: PoolBlock[] = [];
@@ -191,6 +192,7 @@ export function* ttm_pool_alloc(pool: ttm_pool, tt: ttm_tt, ctx: ttm_operation_c
 
 /** ttm_pool_free(): gives every block of `tt` back, to its pool type or to the page allocator. */
 export function ttm_pool_free(pool: ttm_pool, tt: ttm_tt): void {
+  pool.k.sched.touch(tt, true);
   const pages = tt.pages;
   if (pages === null) return;
   let i = 0;

@@ -32,8 +32,10 @@ export const TTM_TT_FLAG_DECRYPTED = 1 << 4;
 export const TTM_TT_FLAG_BACKED_UP = 1 << 5;
 export const TTM_TT_FLAG_PRIV_POPULATED = 1 << 31;
 
-/** struct ttm_tt. */
+/** struct ttm_tt. Its id is what a change of its page vector touches. */
 export class ttm_tt {
+  id = 0;
+  name = "tt";
   /** The pages, or null after ttm_tt_fini. Entries are null until populated. */
   pages: (StructPage | null)[] | null = null;
   num_pages = 0;
@@ -76,6 +78,8 @@ export function ttm_tt_init(
   tt.dma_address = null;
   tt.swap_storage = null;
   tt.ownerName = bo.name;
+  tt.id = bo.k.newId();
+  tt.name = `${bo.name}.tt`;
   tt.pages = new Array<StructPage | null>(tt.num_pages).fill(null);
   return 0;
 }
@@ -144,6 +148,7 @@ export function* ttm_tt_populate(
   if (ttm_tt_is_populated(tt)) return 0;
   const glob = ttmGlobal(bdev.k);
   const external = (tt.page_flags & TTM_TT_FLAG_EXTERNAL) !== 0;
+  yield { op: "write", obj: bdev.k.mem.allocator, site: "ttm_tt_populate" };
   if (!external) {
     glob.pages_allocated += tt.num_pages;
     while (glob.pages_allocated > glob.pages_limit) {
@@ -174,6 +179,7 @@ export function* ttm_tt_populate(
 /** ttm_tt_unpopulate(): gives the pages back. A tt that was never populated is a no-op. */
 export function* ttm_tt_unpopulate(bdev: ttm_device, tt: ttm_tt): Gen {
   if (!ttm_tt_is_populated(tt)) return;
+  yield { op: "write", obj: bdev.k.mem.allocator, site: "ttm_tt_unpopulate" };
   if (bdev.funcs.ttm_tt_unpopulate !== undefined) yield* bdev.funcs.ttm_tt_unpopulate(bdev, tt);
   else ttm_pool_free(bdev.pool, tt);
   tt.page_flags &= ~TTM_TT_FLAG_PRIV_POPULATED;
@@ -195,6 +201,7 @@ export function* ttm_tt_swapout(bdev: ttm_device, tt: ttm_tt): Gen<number> {
   if (glob.swap_pages_used + tt.num_pages > glob.swap_pages_limit) return -ENOMEM;
   const pages = tt.pages;
   if (pages === null) BUG("ttm_tt_swapout", "swapout of a finalised tt");
+  for (const p of pages) if (p !== null) bdev.k.sched.touch(p.frame, false);
   tt.swap_storage = pages.map((p) => (p === null ? [] : [...p.frame.words]));
   glob.swap_pages_used += tt.num_pages;
   yield* ttm_tt_unpopulate(bdev, tt);
@@ -206,7 +213,9 @@ export function* ttm_tt_swapout(bdev: ttm_device, tt: ttm_tt): Gen<number> {
 export function ttm_tt_swapin(bdev: ttm_device, tt: ttm_tt): number {
   const storage = tt.swap_storage;
   if (storage === null || tt.pages === null) return -EINVAL;
+  bdev.k.sched.touch(tt, true);
   tt.pages.forEach((p, i) => {
+    if (p !== null) bdev.k.sched.touch(p.frame, true);
     const words = storage[i];
     if (p !== null && words !== undefined)
       for (let w = 0; w < words.length; w++) p.frame.words[w] = words[w]!;

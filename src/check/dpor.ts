@@ -1,0 +1,241 @@
+// Dynamic partial-order reduction with sleep sets (Flanagan & Godefroid, POPL 2005; Godefroid
+// 1996; checkers.md §4.1-§4.5), for the `exhaustive` strategy.
+//
+// Two steps are dependent when they touch a common object and at least one of them may change
+// it (the step descriptors of the kernel say which objects, and how). After each execution the
+// trace is scanned with vector clocks: a step k races with the latest earlier conflicting step j
+// of another task when j does not already happen before k; then the task of k is added to the
+// backtrack set of the state before j (or, when that task could not run there, every task that
+// could). The search then resumes from the deepest state with an untried backtrack task.
+// Sleep sets avoid re-running a task whose next step commutes with everything run since it was
+// last tried at an ancestor state.
+//
+// Blocking is modelled by the kernel as an executed step (the attempt that enqueued the task),
+// so a blocked task's only pending step is its resume, which touches nothing shared: lock
+// attempts and releases race on the lock object like any other access. A spawned task's
+// clock starts from its parent's at the spawning step.
+
+import { isWriteOp, type Sched, type Step, type Task } from "../kernel/sched.js";
+import { ChoiceScheduler, type Decision, ScheduleDivergence } from "./choice.js";
+import type { Strategy } from "./strategy.js";
+
+/** An access of a step: object id, and whether it may write. */
+interface Access {
+  readonly obj: number;
+  readonly write: boolean;
+}
+
+function accessesOf(step: Step): Access[] {
+  const out: Access[] = [];
+  // A yield touches nothing; a resume reads what it waited for (the waker wrote it).
+  if (step.op !== "yield") out.push({ obj: step.obj.id, write: isWriteOp(step.op) });
+  if (step.also !== undefined)
+    for (const a of step.also) out.push({ obj: a.obj.id, write: a.write });
+  return out;
+}
+
+function conflict(a: readonly Access[], b: readonly Access[]): boolean {
+  for (const x of a) for (const y of b) if (x.obj === y.obj && (x.write || y.write)) return true;
+  return false;
+}
+
+/** One state of the current path: who could run, who ran, and what is left to try. */
+interface Node {
+  readonly enabled: readonly number[];
+  chosen: number;
+  readonly backtrack: Set<number>;
+  readonly done: Set<number>;
+  /** Tasks that must not run from this state (their step commutes with what was explored). */
+  readonly sleep: Set<number>;
+}
+
+/** What one executed step was. */
+interface Event {
+  readonly task: number;
+  readonly accesses: Access[];
+  /** Index of the event during which this task was spawned, or -1 (before exploration). */
+  readonly spawnedAt: number;
+  /** The pending accesses of every enabled task at the state before this event. */
+  readonly pending: ReadonlyMap<number, Access[]>;
+}
+
+export class DporStrategy implements Strategy {
+  readonly name = "exhaustive";
+  readonly coverage = "every schedule up to equivalence (DPOR with sleep sets)";
+  private path: Node[] = [];
+  private started = false;
+  private exhausted = false;
+  /** The events of the execution in progress. */
+  private events: Event[] = [];
+  /** Length of the prefix the execution in progress replays. */
+  private replayLength = 0;
+  /** Executions cut short because every runnable task was asleep (redundant). */
+  sleepBlocked = 0;
+
+  get complete(): boolean {
+    return this.exhausted;
+  }
+
+  nextExecution(): ChoiceScheduler | null {
+    if (this.exhausted) return null;
+    if (this.started && !this.advance()) {
+      this.exhausted = true;
+      return null;
+    }
+    this.started = true;
+    this.events = [];
+    const path = this.path;
+    const replayLength = path.length;
+    // The sleep set of the state being entered, maintained step by step past the replay.
+    let sleep = new Set<number>();
+    let depth = 0;
+    let base = -1;
+    const scheduler = new ChoiceScheduler((options) => this.choose(options, depth, sleep), true);
+    scheduler.onStepDone((touches) => {
+      const last = this.events[this.events.length - 1];
+      if (last !== undefined)
+        for (const t of touches) last.accesses.push({ obj: t.obj.id, write: t.write });
+    });
+    scheduler.onStep((task: Task, step: Step, runnable: readonly Task[], sched: Sched) => {
+      if (base < 0) base = sched.stepIndex + 1;
+      const enabled = runnable.map((t) => t.id);
+      const pending = new Map<number, Access[]>();
+      for (const t of runnable) pending.set(t.id, accessesOf(t.pending));
+      const accesses = accessesOf(step);
+      this.events.push({ task: task.id, accesses, spawnedAt: task.spawnedAt - base, pending });
+      if (depth < replayLength) {
+        const node = path[depth]!;
+        if (
+          node.enabled.length !== enabled.length ||
+          node.enabled.some((id, i) => id !== enabled[i])
+        ) {
+          throw new ScheduleDivergence(
+            `nondeterminism: exploration step ${depth} offered tasks [${enabled}] on replay, [${node.enabled}] before`,
+          );
+        }
+        // At the branching state the siblings already tried go to sleep.
+        if (depth === replayLength - 1)
+          sleep = new Set([...node.sleep, ...node.done].filter((d) => d !== task.id));
+      } else {
+        path.push({
+          enabled,
+          chosen: task.id,
+          backtrack: new Set(),
+          done: new Set([task.id]),
+          sleep: new Set(sleep),
+        });
+      }
+      // A sleeper wakes when this step conflicts with its next step.
+      const next = new Set<number>();
+      for (const u of sleep) {
+        const p = pending.get(u);
+        if (u !== task.id && (p === undefined || !conflict(p, accesses))) next.add(u);
+      }
+      sleep = next;
+      depth++;
+    });
+    return scheduler;
+  }
+
+  /** The option for state `depth`: the replayed task, else the first task that is not asleep. */
+  private choose(options: readonly Task[], depth: number, sleep: ReadonlySet<number>): number {
+    if (depth < this.path.length) {
+      const want = this.path[depth]!.chosen;
+      const idx = options.findIndex((t) => t.id === want);
+      if (idx < 0)
+        throw new ScheduleDivergence(
+          `exploration step ${depth}: task ${want} is not runnable on replay`,
+        );
+      return idx;
+    }
+    // options[0] is the task that ran last when it still can: keep it unless it sleeps.
+    const idx = options.findIndex((t) => !sleep.has(t.id));
+    if (idx >= 0) return idx;
+    // Every runnable task sleeps: the rest of this execution repeats explored behaviour.
+    this.sleepBlocked++;
+    return 0;
+  }
+
+  executionDone(_decisions: readonly Decision[]): void {
+    this.addBacktracks();
+  }
+
+  /** Scans the finished execution for races and adds backtrack points. */
+  private addBacktracks(): void {
+    const events = this.events;
+    const path = this.path;
+    const clocks: Map<number, number>[] = [];
+    const taskClock = new Map<number, Map<number, number>>();
+    const lastWrite = new Map<number, number>();
+    const readsSince = new Map<number, number[]>();
+    const leq = (a: Map<number, number>, b: Map<number, number>): boolean => {
+      for (const [t, v] of a) if ((b.get(t) ?? 0) < v) return false;
+      return true;
+    };
+    const join = (into: Map<number, number>, from: Map<number, number>): void => {
+      for (const [t, v] of from) if ((into.get(t) ?? 0) < v) into.set(t, v);
+    };
+    for (let k = 0; k < events.length; k++) {
+      const e = events[k]!;
+      let vc = taskClock.get(e.task);
+      if (vc === undefined) {
+        vc = e.spawnedAt >= 0 && e.spawnedAt < k ? new Map(clocks[e.spawnedAt]!) : new Map();
+        taskClock.set(e.task, vc);
+      }
+      for (const a of e.accesses) {
+        const prior: number[] = [];
+        const w = lastWrite.get(a.obj);
+        if (w !== undefined) prior.push(w);
+        if (a.write) prior.push(...(readsSince.get(a.obj) ?? []));
+        for (const j of prior) {
+          const ej = events[j]!;
+          if (ej.task === e.task) continue;
+          if (!leq(clocks[j]!, vc)) this.addBacktrack(path[j]!, e.task);
+        }
+        for (const j of prior) join(vc, clocks[j]!);
+      }
+      vc.set(e.task, (vc.get(e.task) ?? 0) + 1);
+      clocks.push(new Map(vc));
+      for (const a of e.accesses) {
+        if (a.write) {
+          lastWrite.set(a.obj, k);
+          readsSince.set(a.obj, []);
+        } else {
+          let list = readsSince.get(a.obj);
+          if (list === undefined) {
+            list = [];
+            readsSince.set(a.obj, list);
+          }
+          list.push(k);
+        }
+      }
+    }
+  }
+
+  private addBacktrack(node: Node, task: number): void {
+    if (node.enabled.includes(task)) {
+      node.backtrack.add(task);
+    } else {
+      for (const t of node.enabled) node.backtrack.add(t);
+    }
+  }
+
+  /** Moves to the deepest state with an untried backtrack task; false when there is none. */
+  private advance(): boolean {
+    const path = this.path;
+    while (path.length > 0) {
+      const node = path[path.length - 1]!;
+      const candidates = [...node.backtrack]
+        .filter((t) => !node.done.has(t) && !node.sleep.has(t))
+        .sort((a, b) => a - b);
+      const next = candidates[0];
+      if (next !== undefined) {
+        node.done.add(next);
+        node.chosen = next;
+        return true;
+      }
+      path.pop();
+    }
+    return false;
+  }
+}
