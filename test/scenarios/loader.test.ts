@@ -150,7 +150,12 @@ describe("loadScenario: valid documents", () => {
       }),
     );
     expect(scenario.description).toBe("one of each");
-    expect(scenario.protocol).toEqual({ name: "lock-all-mmap", order: "sorted", recheck: false });
+    expect(scenario.protocol).toEqual({
+      name: "lock-all-mmap",
+      order: "sorted",
+      recheck: false,
+      objectFirst: false,
+    });
     expect(scenario.memory).toEqual({ system: 8, tt: 4, vram: 6, visibleVram: 6 });
     expect(scenario.buffers).toEqual([
       { name: "A", pages: 2, placement: "vram", pinned: true },
@@ -179,7 +184,10 @@ describe("loadScenario: valid documents", () => {
     ["nopfn", { name: "nopfn" }],
     ["insert-pfn", { name: "insert-pfn" }],
     ["remap-in-fault", { name: "remap-in-fault" }],
-    ["lock-all-mmap", { name: "lock-all-mmap", order: "registration", recheck: false }],
+    [
+      "lock-all-mmap",
+      { name: "lock-all-mmap", order: "registration", recheck: false, objectFirst: false },
+    ],
     [
       { name: "nopage", truncateCheck: false },
       { name: "nopage", truncateCheck: false },
@@ -194,7 +202,7 @@ describe("loadScenario: valid documents", () => {
     ],
     [
       { name: "lock-all-mmap", recheck: true },
-      { name: "lock-all-mmap", order: "registration", recheck: true },
+      { name: "lock-all-mmap", order: "registration", recheck: true, objectFirst: false },
     ],
   ] as const)("protocol %j loads as %j", (protocol, expected) => {
     expect(load(doc({ protocol })).protocol).toEqual(expected);
