@@ -46,7 +46,7 @@ interface Node {
   readonly backtrack: Set<number>;
   readonly done: Set<number>;
   /** Tasks that must not run from this state (their step commutes with what was explored). */
-  readonly sleep: Set<number>;
+  readonly sleep: ReadonlySet<number>;
 }
 
 /** What one executed step was. */
@@ -55,8 +55,6 @@ interface Event {
   readonly accesses: Access[];
   /** Index of the event during which this task was spawned, or -1 (before exploration). */
   readonly spawnedAt: number;
-  /** The pending accesses of every enabled task at the state before this event. */
-  readonly pending: ReadonlyMap<number, Access[]>;
 }
 
 export class DporStrategy implements Strategy {
@@ -69,7 +67,7 @@ export class DporStrategy implements Strategy {
   private events: Event[] = [];
   /** Length of the prefix the execution in progress replays. */
   private replayLength = 0;
-  /** Executions cut short because every runnable task was asleep (redundant). */
+  /** Executions in which every runnable task was asleep at some state (redundant tails). */
   sleepBlocked = 0;
 
   get complete(): boolean {
@@ -86,8 +84,9 @@ export class DporStrategy implements Strategy {
     this.events = [];
     const path = this.path;
     const replayLength = path.length;
+    this.replayLength = replayLength;
     // The sleep set of the state being entered, maintained step by step past the replay.
-    let sleep = new Set<number>();
+    let sleep: Set<number> = new Set();
     let depth = 0;
     let base = -1;
     const scheduler = new ChoiceScheduler((options) => this.choose(options, depth, sleep), true);
@@ -98,19 +97,16 @@ export class DporStrategy implements Strategy {
     });
     scheduler.onStep((task: Task, step: Step, runnable: readonly Task[], sched: Sched) => {
       if (base < 0) base = sched.stepIndex + 1;
-      const enabled = runnable.map((t) => t.id);
-      const pending = new Map<number, Access[]>();
-      for (const t of runnable) pending.set(t.id, accessesOf(t.pending));
       const accesses = accessesOf(step);
-      this.events.push({ task: task.id, accesses, spawnedAt: task.spawnedAt - base, pending });
+      this.events.push({ task: task.id, accesses, spawnedAt: task.spawnedAt - base });
       if (depth < replayLength) {
         const node = path[depth]!;
         if (
-          node.enabled.length !== enabled.length ||
-          node.enabled.some((id, i) => id !== enabled[i])
+          node.enabled.length !== runnable.length ||
+          node.enabled.some((id, i) => id !== runnable[i]!.id)
         ) {
           throw new ScheduleDivergence(
-            `nondeterminism: exploration step ${depth} offered tasks [${enabled}] on replay, [${node.enabled}] before`,
+            `nondeterminism: exploration step ${depth} offered tasks [${runnable.map((t) => t.id)}] on replay, [${node.enabled}] before`,
           );
         }
         // At the branching state the siblings already tried go to sleep.
@@ -118,20 +114,23 @@ export class DporStrategy implements Strategy {
           sleep = new Set([...node.sleep, ...node.done].filter((d) => d !== task.id));
       } else {
         path.push({
-          enabled,
+          enabled: runnable.map((t) => t.id),
           chosen: task.id,
           backtrack: new Set(),
           done: new Set([task.id]),
-          sleep: new Set(sleep),
+          sleep,
         });
       }
-      // A sleeper wakes when this step conflicts with its next step.
-      const next = new Set<number>();
-      for (const u of sleep) {
-        const p = pending.get(u);
-        if (u !== task.id && (p === undefined || !conflict(p, accesses))) next.add(u);
+      // A sleeper wakes when this step conflicts with its next step; one that cannot run stays.
+      if (sleep.size > 0) {
+        const next = new Set<number>();
+        for (const u of sleep) {
+          if (u === task.id) continue;
+          const t = runnable.find((r) => r.id === u);
+          if (t === undefined || !conflict(accessesOf(t.pending), accesses)) next.add(u);
+        }
+        sleep = next;
       }
-      sleep = next;
       depth++;
     });
     return scheduler;
@@ -160,46 +159,65 @@ export class DporStrategy implements Strategy {
     this.addBacktracks();
   }
 
-  /** Scans the finished execution for races and adds backtrack points. */
+  /**
+   * Scans the finished execution for races and adds backtrack points. Vector clocks are flat
+   * arrays indexed by the tasks' order of appearance. Races whose later step lies in the
+   * replayed prefix were found by an earlier execution, so only later steps are checked.
+   */
   private addBacktracks(): void {
     const events = this.events;
     const path = this.path;
-    const clocks: Map<number, number>[] = [];
-    const taskClock = new Map<number, Map<number, number>>();
+    const index = new Map<number, number>();
+    for (const e of events) if (!index.has(e.task)) index.set(e.task, index.size);
+    const width = index.size;
+    const clocks = new Int32Array(events.length * width);
+    const current = new Map<number, Int32Array>();
     const lastWrite = new Map<number, number>();
     const readsSince = new Map<number, number[]>();
-    const leq = (a: Map<number, number>, b: Map<number, number>): boolean => {
-      for (const [t, v] of a) if ((b.get(t) ?? 0) < v) return false;
-      return true;
-    };
-    const join = (into: Map<number, number>, from: Map<number, number>): void => {
-      for (const [t, v] of from) if ((into.get(t) ?? 0) < v) into.set(t, v);
-    };
+    const firstNew = Math.max(0, this.replayLength - 1);
+    const prior: number[] = [];
     for (let k = 0; k < events.length; k++) {
       const e = events[k]!;
-      let vc = taskClock.get(e.task);
+      const ti = index.get(e.task)!;
+      let vc = current.get(e.task);
       if (vc === undefined) {
-        vc = e.spawnedAt >= 0 && e.spawnedAt < k ? new Map(clocks[e.spawnedAt]!) : new Map();
-        taskClock.set(e.task, vc);
+        vc = new Int32Array(width);
+        if (e.spawnedAt >= 0 && e.spawnedAt < k)
+          vc.set(clocks.subarray(e.spawnedAt * width, (e.spawnedAt + 1) * width));
+        current.set(e.task, vc);
       }
       for (const a of e.accesses) {
-        const prior: number[] = [];
+        prior.length = 0;
         const w = lastWrite.get(a.obj);
         if (w !== undefined) prior.push(w);
-        if (a.write) prior.push(...(readsSince.get(a.obj) ?? []));
-        for (const j of prior) {
-          const ej = events[j]!;
-          if (ej.task === e.task) continue;
-          if (!leq(clocks[j]!, vc)) this.addBacktrack(path[j]!, e.task);
+        if (a.write) {
+          const reads = readsSince.get(a.obj);
+          if (reads !== undefined) prior.push(...reads);
         }
-        for (const j of prior) join(vc, clocks[j]!);
+        for (const j of prior) {
+          const tj = events[j]!.task;
+          if (tj === e.task) continue;
+          const base = j * width;
+          if (k >= firstNew) {
+            // j races with k unless j already happens before k.
+            let before = true;
+            for (let x = 0; x < width; x++) {
+              if (clocks[base + x]! > vc[x]!) {
+                before = false;
+                break;
+              }
+            }
+            if (!before) this.addBacktrack(path[j]!, e.task);
+          }
+          for (let x = 0; x < width; x++) if (clocks[base + x]! > vc[x]!) vc[x] = clocks[base + x]!;
+        }
       }
-      vc.set(e.task, (vc.get(e.task) ?? 0) + 1);
-      clocks.push(new Map(vc));
+      vc[ti] = vc[ti]! + 1;
+      clocks.set(vc, k * width);
       for (const a of e.accesses) {
         if (a.write) {
           lastWrite.set(a.obj, k);
-          readsSince.set(a.obj, []);
+          readsSince.delete(a.obj);
         } else {
           let list = readsSince.get(a.obj);
           if (list === undefined) {
@@ -225,11 +243,11 @@ export class DporStrategy implements Strategy {
     const path = this.path;
     while (path.length > 0) {
       const node = path[path.length - 1]!;
-      const candidates = [...node.backtrack]
-        .filter((t) => !node.done.has(t) && !node.sleep.has(t))
-        .sort((a, b) => a - b);
-      const next = candidates[0];
-      if (next !== undefined) {
+      let next = -1;
+      for (const t of node.backtrack) {
+        if (!node.done.has(t) && !node.sleep.has(t) && (next < 0 || t < next)) next = t;
+      }
+      if (next >= 0) {
         node.done.add(next);
         node.chosen = next;
         return true;
