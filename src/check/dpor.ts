@@ -90,10 +90,22 @@ export class DporStrategy implements Strategy {
     let depth = 0;
     let base = -1;
     const scheduler = new ChoiceScheduler((options) => this.choose(options, depth, sleep), true);
+    // The tasks that could run before the step just taken, for the sleep-set update after it.
+    let pendingRunnable: readonly Task[] = [];
     scheduler.onStepDone((touches) => {
       const last = this.events[this.events.length - 1];
-      if (last !== undefined)
-        for (const t of touches) last.accesses.push({ obj: t.obj.id, write: t.write });
+      if (last === undefined) return;
+      for (const t of touches) last.accesses.push({ obj: t.obj.id, write: t.write });
+      // A sleeper wakes when the step (with all it touched) conflicts with its next step; one
+      // that cannot run stays asleep.
+      if (sleep.size === 0) return;
+      const next = new Set<number>();
+      for (const u of sleep) {
+        if (u === last.task) continue;
+        const t = pendingRunnable.find((r) => r.id === u);
+        if (t === undefined || !conflict(accessesOf(t.pending), last.accesses)) next.add(u);
+      }
+      sleep = next;
     });
     scheduler.onStep((task: Task, step: Step, runnable: readonly Task[], sched: Sched) => {
       if (base < 0) base = sched.stepIndex + 1;
@@ -121,16 +133,7 @@ export class DporStrategy implements Strategy {
           sleep,
         });
       }
-      // A sleeper wakes when this step conflicts with its next step; one that cannot run stays.
-      if (sleep.size > 0) {
-        const next = new Set<number>();
-        for (const u of sleep) {
-          if (u === task.id) continue;
-          const t = runnable.find((r) => r.id === u);
-          if (t === undefined || !conflict(accessesOf(t.pending), accesses)) next.add(u);
-        }
-        sleep = next;
-      }
+      pendingRunnable = runnable;
       depth++;
     });
     return scheduler;

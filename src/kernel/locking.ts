@@ -21,6 +21,19 @@ export interface LockWaiter {
 export abstract class SimLock implements Waitable, LockdepMap {
   readonly id: number;
   readonly waiters: LockWaiter[] = [];
+  /**
+   * The step in which the lock was last taken exclusively. An unlock in that same step (a
+   * critical section without scheduling points) takes no step of its own: nobody could have
+   * seen the lock held except by waiting for it, and the handoff serves them just the same.
+   * Only a trylock in between could tell, and no lock type that does this is trylocked by the
+   * model's kernel paths.
+   */
+  acquiredStep = -1;
+
+  /** Whether the release of a lock taken in `acquiredStep` needs a step of its own. */
+  releaseNeedsStep(): boolean {
+    return this.acquiredStep !== this.k.sched.stepIndex;
+  }
 
   constructor(
     readonly k: Kernel,

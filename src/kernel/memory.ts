@@ -133,7 +133,8 @@ export function* unmap_mapping_range(
   void even_cows;
   const holeend = holelen === 0 ? Number.POSITIVE_INFINITY : holebegin + holelen;
   yield* i_mmap_lock_write(mapping, site);
-  yield { op: "write", obj: mapping.truncateObj, site };
+  // Bumped under i_mmap_rwsem in the same step; faults read it without the lock.
+  mapping.k.sched.touch(mapping.truncateObj, true);
   mapping.truncate_count++;
   for (const vma of [...mapping.i_mmap]) {
     const first = Math.max(vma.vm_pgoff, holebegin);

@@ -41,12 +41,14 @@ export function* mutex_lock_nested(
   k.lockdep.acquire(task, lock, { subclass, nestLock, site });
   if (lock.owner === null) {
     lock.owner = task;
+    lock.acquiredStep = k.sched.stepIndex;
     lock.traceAcquire(site, "write", false, true);
     return;
   }
   lock.waiters.push({ task, mode: "write" });
   lock.traceWait(site, "write");
   yield* sleepOn(k, lock, site);
+  lock.acquiredStep = k.sched.stepIndex;
   lock.traceAcquire(site, "write", false, true);
 }
 
@@ -79,7 +81,7 @@ export function* mutex_trylock(lock: mutex, site: Site): Gen<number> {
 /** mutex_unlock(): releases a mutex the current task owns and hands it to the first waiter. */
 export function* mutex_unlock(lock: mutex, site: Site): Gen {
   const k = lock.k;
-  yield { op: "unlock", obj: lock, site };
+  if (lock.releaseNeedsStep()) yield { op: "unlock", obj: lock, site };
   const task = k.current;
   if (lock.owner !== task) {
     BUG(

@@ -63,12 +63,14 @@ function* downCommon(
   if (free) {
     if (mode === "read") sem.readers.push(task);
     else sem.writer = task;
+    if (mode === "write") sem.acquiredStep = k.sched.stepIndex;
     sem.traceAcquire(site, mode, false, true);
     return;
   }
   sem.waiters.push({ task, mode });
   sem.traceWait(site, mode);
   yield* sleepOn(k, sem, site);
+  if (mode === "write") sem.acquiredStep = k.sched.stepIndex;
   sem.traceAcquire(site, mode, false, true);
 }
 
@@ -133,7 +135,7 @@ export function* up_read(sem: rw_semaphore, site: Site): Gen {
 /** up_write(): drops the write hold of the current task. */
 export function* up_write(sem: rw_semaphore, site: Site): Gen {
   const k = sem.k;
-  yield { op: "unlock", obj: sem, site };
+  if (sem.releaseNeedsStep()) yield { op: "unlock", obj: sem, site };
   const task = k.current;
   if (sem.writer !== task) {
     BUG(

@@ -17,8 +17,6 @@ import { sleepOn } from "./wait.js";
 
 export class spinlock_t extends SimLock {
   owner: Task | null = null;
-  /** The step in which the current owner got the lock. */
-  acquiredStep = -1;
 
   constructor(k: Kernel, name: string, lockClass: LockClass) {
     super(k, name, lockClass);
@@ -74,10 +72,7 @@ export function* spin_trylock(lock: spinlock_t, site: Site): Gen<boolean> {
 /** spin_unlock(): releases the lock and hands it to the first spinner. */
 export function* spin_unlock(lock: spinlock_t, site: Site): Gen {
   const k = lock.k;
-  // A critical section with no scheduling point inside runs as one step: nobody could have
-  // seen the lock between the acquisition and here except by spinning on it, which the
-  // handoff below serves just the same. Only a spin_trylock in between could tell.
-  if (lock.acquiredStep !== k.sched.stepIndex) yield { op: "unlock", obj: lock, site };
+  if (lock.releaseNeedsStep()) yield { op: "unlock", obj: lock, site };
   const task = k.current;
   if (lock.owner !== task) {
     BUG(

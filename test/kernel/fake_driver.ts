@@ -102,6 +102,8 @@ export class FakeDevice {
             const page = obj.page;
             get_page(page, "fake_nopage");
             yield* mutex_unlock(obj.lock, "fake_nopage_unlock");
+            // A scheduling point after the lock is dropped, where the tests stop the fault.
+            yield { op: "yield", obj: k.current, site: "fake_nopage_done" };
             return { kind: "page", page };
           },
         };

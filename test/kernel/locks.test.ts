@@ -93,9 +93,11 @@ describe("mutex", () => {
     const m = new mutex(k, "m", lockClass("test_mutex"));
     const order: string[] = [];
     for (const name of ["A", "B", "C"]) {
-      k.kthread(name, function* () {
+      k.kthread(name, function* (t) {
         yield* mutex_lock(m, `lock_${name}`);
         order.push(name);
+        // A scheduling point inside the critical section, so the unlock is a step of its own.
+        yield { op: "yield", obj: t, site: `inside_${name}` };
         yield* mutex_unlock(m, `unlock_${name}`);
       });
     }

@@ -107,7 +107,7 @@ describe("mm: faults and mappings", () => {
       // Both threads get into their handlers before either installs; T1 installs first.
       const handlerDone =
         style === "nopage"
-          ? "fake_nopage_unlock"
+          ? "fake_nopage_done"
           : style === "nopfn"
             ? "fake_nopfn_unlock"
             : "fake_fault";
@@ -171,7 +171,7 @@ describe("mm: faults and mappings", () => {
       const outcome = run(
         k,
         new Directed([
-          { task: "T", until: "fake_nopage_unlock" },
+          { task: "T", until: "fake_nopage_done" },
           "T",
           { task: "M" },
           { task: "T" },
