@@ -973,13 +973,17 @@ function* swapoutOne(
       ttm_resource_move_to_lru_tail(cur, site);
       yield* spin_unlock(bdev.lru_lock, site);
     } else {
+      // b2ed01e7ad3d: only a swapped-out resource leaves its bulk range and the LRU; after a
+      // failure the resource stays where it is, in front of the walk's hitch.
       ret = yield* ttm_tt_swapout(bdev, tt);
-      yield* spin_lock(bdev.lru_lock, site);
       // ttm_tt_swapout returns the page count on success: the hibernate regression tested !ret.
       const succeeded = regressions?.has("page-count-as-error") ? ret === 0 : ret > 0;
-      if (succeeded) ttm_resource_del_bulk_move_unevictable(cur, bo, site);
-      ttm_resource_move_to_lru_tail(cur, site);
-      yield* spin_unlock(bdev.lru_lock, site);
+      if (succeeded) {
+        yield* spin_lock(bdev.lru_lock, site);
+        ttm_resource_del_bulk_move_unevictable(cur, bo, site);
+        ttm_resource_move_to_lru_tail(cur, site);
+        yield* spin_unlock(bdev.lru_lock, site);
+      }
     }
   }
   traceSpan(bo, "end", "swapout", String(ret), site);
