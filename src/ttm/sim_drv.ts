@@ -57,7 +57,7 @@ import {
 } from "./ttm_placement.js";
 import { ttm_range_man_init, type ttm_range_manager } from "./ttm_range_manager.js";
 import { PAGE_SIZE, type ttm_resource } from "./ttm_resource.js";
-import { ttm_tt, ttm_tt_init, ttm_tt_is_populated } from "./ttm_tt.js";
+import { ttm_tt, ttm_tt_init, ttm_tt_is_populated, ttm_tt_is_swapped } from "./ttm_tt.js";
 
 /** The placements a scenario names. */
 export type SimPlacement = "system" | "tt" | "vram";
@@ -216,8 +216,13 @@ export class SimDrm {
     const old = bo.resource;
     const from = old === null ? -1 : old.mem_type;
     const to = new_mem.mem_type;
+    // Like amdgpu_bo_move's null move without a tt; a tt that was never populated holds no
+    // data either, but a swapped-out one does (in shmem): it must be swapped in and copied.
+    const tt = bo.ttm;
     const noData =
-      old === null || (from === TTM_PL_SYSTEM && (bo.ttm === null || !ttm_tt_is_populated(bo.ttm)));
+      old === null ||
+      (from === TTM_PL_SYSTEM &&
+        (tt === null || (!ttm_tt_is_populated(tt) && !ttm_tt_is_swapped(tt))));
     if (noData) {
       if (to === TTM_PL_TT) this.bind(bo, new_mem);
       if (to === TTM_PL_VRAM) yield* this.clearVram(bo, new_mem);
