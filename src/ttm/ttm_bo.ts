@@ -213,7 +213,8 @@ export function ttm_bo_count(k: Kernel): number {
   return boCounts.get(k)?.count ?? 0;
 }
 
-function countBo(k: Kernel, delta: number): void {
+/** atomic_inc/dec(&ttm_glob.bo_count): every BO counts, ghosts included. */
+export function countBo(k: Kernel, delta: number): void {
   let c = boCounts.get(k);
   if (c === undefined) {
     c = { count: 0 };

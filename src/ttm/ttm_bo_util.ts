@@ -25,6 +25,7 @@ import type { Gen } from "../kernel/sched.js";
 import { spin_lock, spin_unlock } from "../kernel/spinlock.js";
 import type { ww_acquire_ctx } from "../kernel/ww_mutex.js";
 import {
+  countBo,
   TTM_BO_WAIT_TIMEOUT_NS,
   ttm_bo_get,
   ttm_bo_get_unless_zero,
@@ -217,6 +218,8 @@ function ttm_transfered_destroy(_bo: ttm_buffer_object): void {}
 function* ttm_buffer_object_transfer(bo: ttm_buffer_object): Gen<ttm_buffer_object> {
   const site = "ttm_buffer_object_transfer";
   const ghost = new ttm_buffer_object(bo.k, bo.bdev, `${bo.name}(ghost)`, bo.base.size);
+  // A ghost is released like any BO, which uncounts it: count it (atomic_inc(bo_count)).
+  countBo(bo.k, 1);
   ghost.type = bo.type;
   ghost.page_alignment = bo.page_alignment;
   ghost.priority = bo.priority;
