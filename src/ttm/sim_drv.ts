@@ -57,7 +57,13 @@ import {
 } from "./ttm_placement.js";
 import { ttm_range_man_init, type ttm_range_manager } from "./ttm_range_manager.js";
 import { PAGE_SIZE, type ttm_resource } from "./ttm_resource.js";
-import { ttm_tt, ttm_tt_init, ttm_tt_is_populated, ttm_tt_is_swapped } from "./ttm_tt.js";
+import {
+  ttm_tt,
+  ttm_tt_fini,
+  ttm_tt_init,
+  ttm_tt_is_populated,
+  ttm_tt_is_swapped,
+} from "./ttm_tt.js";
 
 /** The placements a scenario names. */
 export type SimPlacement = "system" | "tt" | "vram";
@@ -275,7 +281,10 @@ export class SimDrm {
         ttm_tt_init(tt, bo, page_flags, "cached", 0);
         return tt;
       },
-      ttm_tt_destroy() {},
+      // amdgpu_ttm_backend_destroy: ttm_tt_fini, which drops the swap storage, then kfree.
+      ttm_tt_destroy(_bdev, tt) {
+        ttm_tt_fini(tt);
+      },
       evict_flags(bo): ttm_placement {
         const res = bo.resource;
         if (res !== null && res.mem_type === TTM_PL_VRAM) {

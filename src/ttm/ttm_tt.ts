@@ -19,7 +19,7 @@ import {
   type ttm_buffer_object,
   type ttm_operation_ctx,
 } from "./ttm_bo.js";
-import { type ttm_device, ttm_global_swapout, ttmGlobal } from "./ttm_device.js";
+import { type TtmGlobal, type ttm_device, ttm_global_swapout, ttmGlobal } from "./ttm_device.js";
 import type { ttm_caching } from "./ttm_placement.js";
 import { ttm_pool_alloc, ttm_pool_free } from "./ttm_pool.js";
 import { PAGE_SIZE } from "./ttm_resource.js";
@@ -96,8 +96,20 @@ export function ttm_sg_tt_init(
   return 0;
 }
 
-/** ttm_tt_fini(): releases the vectors and the swap storage. */
+/**
+ * The simulated shmem files of swapped-out tts, with the global state whose swap space they
+ * take: fput() of the last reference gives that space back.
+ */
+const shmemFiles = new WeakMap<number[][], { glob: TtmGlobal; pages: number }>();
+
+/** ttm_tt_fini(): releases the vectors and the swap storage (fput of the shmem file). */
 export function ttm_tt_fini(tt: ttm_tt): void {
+  const storage = tt.swap_storage;
+  const file = storage === null ? undefined : shmemFiles.get(storage);
+  if (storage !== null && file !== undefined) {
+    file.glob.swap_pages_used -= file.pages;
+    shmemFiles.delete(storage);
+  }
   tt.pages = null;
   tt.dma_address = null;
   tt.swap_storage = null;
@@ -204,6 +216,7 @@ export function* ttm_tt_swapout(bdev: ttm_device, tt: ttm_tt): Gen<number> {
   for (const p of pages) if (p !== null) bdev.k.sched.touch(p.frame, false);
   tt.swap_storage = pages.map((p) => (p === null ? [] : [...p.frame.words]));
   glob.swap_pages_used += tt.num_pages;
+  shmemFiles.set(tt.swap_storage, { glob, pages: tt.num_pages });
   yield* ttm_tt_unpopulate(bdev, tt);
   tt.page_flags |= TTM_TT_FLAG_SWAPPED;
   return tt.num_pages;
@@ -221,6 +234,7 @@ export function ttm_tt_swapin(bdev: ttm_device, tt: ttm_tt): number {
       for (let w = 0; w < words.length; w++) p.frame.words[w] = words[w]!;
   });
   ttmGlobal(bdev.k).swap_pages_used -= tt.num_pages;
+  shmemFiles.delete(storage);
   tt.swap_storage = null;
   tt.page_flags &= ~TTM_TT_FLAG_SWAPPED;
   return 0;
