@@ -19,6 +19,7 @@ import {
 } from "../scenarios/check.js";
 import { loadScenario, ScenarioError } from "../scenarios/loader.js";
 import type { Scenario, Strategy } from "../scenarios/scenario.js";
+import { ScenarioSetupError } from "../scenarios/system.js";
 import { encodeTrace, TRACE_FORMAT } from "../trace/index.js";
 import { ProgressReporter } from "./progress.js";
 
@@ -101,6 +102,7 @@ interface CheckFlags {
   maxSteps?: number;
   timeLimit?: number;
   reduction?: boolean;
+  summary?: boolean;
   trace?: string;
 }
 
@@ -249,11 +251,11 @@ function runCheck(paths: string[], flags: CheckFlags): number {
         file: files[i],
       };
       process.stdout.write(`${JSON.stringify(json)}\n`);
-    } else {
+    } else if (!flags.summary) {
       printReport(s, r, ms, flags.maxSteps);
     }
   }
-  if (!flags.json && rows.length > 1) printTable(rows);
+  if (!flags.json && (rows.length > 1 || flags.summary)) printTable(rows);
   return rows.every((x) => x.r.matched) ? 0 : 1;
 }
 
@@ -302,6 +304,7 @@ function main(argv: readonly string[]): number {
     .description("check scenario files or directories of them")
     .argument("<paths...>", "scenario files (*.json) or directories")
     .option("--json", "print one JSON object per scenario")
+    .option("--summary", "print only the summary table, not each finding's counterexample")
     .option("--no-reduction", "exhaustive without partial-order reduction (plain DFS)")
     .addOption(
       new Option("--strategy <name>", "exploration strategy").choices([
@@ -360,7 +363,8 @@ try {
     error instanceof ScenarioError ||
     error instanceof InputError ||
     error instanceof TokenError ||
-    error instanceof ReplayError
+    error instanceof ReplayError ||
+    error instanceof ScenarioSetupError
   ) {
     process.stderr.write(`faultline: ${error.message}\n`);
     process.exitCode = 2;

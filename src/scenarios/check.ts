@@ -85,10 +85,17 @@ function strategyFor(name: StrategyName, scenario: Scenario, options: CheckOptio
   }
 }
 
-/** Whether the kinds found match the scenario's `expect` (the same set; "ok" = none). */
-export function matches(expected: Scenario["expected"], kinds: readonly string[]): boolean {
-  if (expected === null) return kinds.length === 0;
-  if (expected === "ok") return kinds.length === 0;
+/**
+ * Whether the kinds found match the scenario's `expect`: the same set of kinds. "ok" (or no
+ * expectation) needs no finding AND a search that covered its whole space: a check that did not
+ * look everywhere cannot say "ok".
+ */
+export function matches(
+  expected: Scenario["expected"],
+  kinds: readonly string[],
+  complete: boolean,
+): boolean {
+  if (expected === null || expected === "ok") return kinds.length === 0 && complete;
   const want = new Set<string>(expected);
   const got = new Set(kinds);
   return want.size === got.size && [...want].every((k) => got.has(k));
@@ -132,7 +139,7 @@ export function checkScenario(scenario: Scenario, options: CheckOptions): CheckR
     verdict: findings[0]?.kind ?? "ok",
     findings,
     expected: scenario.expected,
-    matched: matches(scenario.expected, kinds),
+    matched: matches(scenario.expected, kinds, result.complete),
     complete: result.complete,
     executions: result.executions,
     steps: result.steps,

@@ -80,6 +80,9 @@ export class ScenarioSystem {
   readonly shadow = new Map<string, number[][]>();
   readonly log: FindingLog;
   private readonly reservations = new Map<Task, Reservation>();
+  /** What went wrong while the setup ops ran; a scenario whose setup fails is not checked. */
+  readonly setupErrors: string[] = [];
+  private inSetup = true;
   /**
    * The scenario's names (buffers, mappings, processes) as shared state: an op that defines or
    * drops a name writes it, every other op reads it, so that exploration orders them.
@@ -129,7 +132,10 @@ export class ScenarioSystem {
   setup(maxSteps: number): RunOutcome {
     const scenario = this.scenario;
     this.k.kthread("setup", () => this.setupBody(scenario.setup));
-    return this.k.sched.run(new NonPreemptive(), maxSteps);
+    const outcome = this.k.sched.run(new NonPreemptive(), maxSteps);
+    this.inSetup = false;
+    if (outcome.kind !== "done") this.setupErrors.push(`it ended with ${outcome.kind}`);
+    return outcome;
   }
 
   private *setupBody(ops: readonly SetupOp[]): Gen {
@@ -170,6 +176,7 @@ export class ScenarioSystem {
   }
 
   private note(text: string): void {
+    if (this.inSetup) this.setupErrors.push(text);
     this.k.printk("scenario", text);
   }
 
@@ -565,6 +572,11 @@ function bugReport(k: Kernel, task: Task, message: string, site: string): string
   ].join("\n");
 }
 
+/** The scenario's setup (initial buffers and setup ops) did not run cleanly: an input error. */
+export class ScenarioSetupError extends Error {
+  override readonly name = "ScenarioSetupError";
+}
+
 /** Runs scenarios for the explorer: one fresh system per execution. */
 export class ScenarioHarness implements Harness {
   /** The system of the last execution run, for reports. */
@@ -578,9 +590,12 @@ export class ScenarioHarness implements Harness {
   ): ExecutionRun {
     const system = new ScenarioSystem(this.scenario, options.trace);
     this.last = system;
-    const setup = system.setup(options.maxSteps);
-    if (setup.kind !== "done")
-      return { sched: system.sched, outcome: setup, findings: system.findings(setup) };
+    system.setup(options.maxSteps);
+    if (system.setupErrors.length > 0) {
+      throw new ScenarioSetupError(
+        `${this.scenario.source.file}: setup failed: ${system.setupErrors.join("; ")}`,
+      );
+    }
     system.startThreads();
     const outcome = system.sched.run(scheduler, options.maxSteps);
     return { sched: system.sched, outcome, findings: system.findings(outcome) };
