@@ -14,7 +14,7 @@ import { decodeToken, encodeToken, type ReplayToken } from "../check/token.js";
 import type { TraceEvent } from "../trace/index.js";
 import { timeline } from "./report.js";
 import type { FindingKind, Scenario, Strategy as StrategyName } from "./scenario.js";
-import { ScenarioHarness } from "./system.js";
+import { type ProtocolFactory, ScenarioHarness } from "./system.js";
 
 export interface CheckOptions {
   readonly strategy?: StrategyName;
@@ -31,6 +31,8 @@ export interface CheckOptions {
   /** Polled between executions; true ends the check (a time limit). */
   readonly shouldStop?: () => boolean;
   readonly onProgress?: (p: { executions: number; steps: number; findings: number }) => void;
+  /** Builds the protocol instead of the registry (tests use deliberately broken variants). */
+  readonly makeProtocol?: ProtocolFactory;
 }
 
 /** One finding of a check, ready to print. */
@@ -105,7 +107,7 @@ export function matches(
 export function checkScenario(scenario: Scenario, options: CheckOptions): CheckResult {
   const strategyName = options.strategy ?? scenario.explore.strategy;
   const strategy = strategyFor(strategyName, scenario, options);
-  const harness = new ScenarioHarness(scenario);
+  const harness = new ScenarioHarness(scenario, options.makeProtocol);
   const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
   const result = explore(harness, strategy, {
     maxExecutions:

@@ -35,6 +35,9 @@ import type { ttm_buffer_object } from "../ttm/ttm_bo.js";
 import { TTM_TT_FLAG_SWAPPED } from "../ttm/ttm_tt.js";
 import type { Op, Scenario, SetupOp, ThreadSpec } from "./scenario.js";
 
+/** How a system builds the protocol its scenario names. */
+export type ProtocolFactory = (k: Kernel, config: Scenario["protocol"]) => Protocol;
+
 /** A mapping the scenario named with `as`. */
 interface Mapping {
   readonly vma: vm_area_struct;
@@ -92,6 +95,7 @@ export class ScenarioSystem {
   constructor(
     readonly scenario: Scenario,
     trace: boolean,
+    makeProtocol: ProtocolFactory = createProtocol,
   ) {
     const config = scenario.protocol;
     const kopts = protocolKernelOptions(config);
@@ -107,7 +111,7 @@ export class ScenarioSystem {
     });
     this.log = new FindingLog(this.k.sched);
     this.registry = { id: this.k.newId(), name: "scenario_names" };
-    this.protocol = createProtocol(this.k, config);
+    this.protocol = makeProtocol(this.k, config);
     this.k.mem.accessObservers.push({ onAccess: (k, a) => this.onAccess(k, a) });
     this.k.observers.push({
       onReport: (_k, report) =>
@@ -582,13 +586,17 @@ export class ScenarioHarness implements Harness {
   /** The system of the last execution run, for reports. */
   last: ScenarioSystem | null = null;
 
-  constructor(readonly scenario: Scenario) {}
+  constructor(
+    readonly scenario: Scenario,
+    /** Builds the protocol; tests pass deliberately broken variants here. */
+    private readonly makeProtocol: ProtocolFactory = createProtocol,
+  ) {}
 
   run(
     scheduler: Scheduler,
     options: { readonly trace: boolean; readonly maxSteps: number },
   ): ExecutionRun {
-    const system = new ScenarioSystem(this.scenario, options.trace);
+    const system = new ScenarioSystem(this.scenario, options.trace, this.makeProtocol);
     this.last = system;
     system.setup(options.maxSteps);
     if (system.setupErrors.length > 0) {

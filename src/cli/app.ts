@@ -1,0 +1,387 @@
+// The `faultline` command (SCENARIO-FORMAT.md, "faultline check"): check scenario files or
+// directories, replay a token. The only layer that touches the file system, the clock and the
+// terminal; main.ts wires it to the process, tests call runCli with their own output.
+//
+// Exit status: 0 when every scenario's result matches its `expect` (for replay: the execution
+// showed no finding), 1 otherwise, 2 on an input error, reported as one line without a stack.
+
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { decodeToken, TokenError } from "../check/token.js";
+import {
+  type CheckResult,
+  checkScenario,
+  ReplayError,
+  replayScenario,
+} from "../scenarios/check.js";
+import { loadScenario, ScenarioError } from "../scenarios/loader.js";
+import type { Scenario, Strategy } from "../scenarios/scenario.js";
+import { ScenarioSetupError } from "../scenarios/system.js";
+import { encodeTrace, TRACE_FORMAT } from "../trace/index.js";
+import { ProgressReporter } from "./progress.js";
+
+/** An input error: printed as one line, exit status 2. */
+class InputError extends Error {
+  override readonly name = "InputError";
+}
+
+/** The package root (dist/src/cli/main.js or src/cli/main.ts are three or two levels down). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+  return dir;
+}
+
+const LIBRARY_DIR = join(packageRoot(), "scenarios", "litmus");
+
+/** Every scenario file named on the command line: files as given, directories searched for *.json. */
+function scenarioFiles(paths: readonly string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith(".json")) out.push(path);
+    }
+  };
+  for (const path of paths) {
+    if (!existsSync(path)) throw new InputError(`${path}: no such file or directory`);
+    if (statSync(path).isDirectory()) walk(path);
+    else out.push(path);
+  }
+  if (out.length === 0)
+    throw new InputError(`${paths.join(", ")}: no scenario files (*.json) found`);
+  return out;
+}
+
+/** Where a token should say the scenario came from: "litmus:<path>" inside the library. */
+function sourceOf(file: string): string {
+  const abs = resolve(file);
+  if (abs.startsWith(LIBRARY_DIR + sep))
+    return `litmus:${relative(LIBRARY_DIR, abs).split(sep).join("/")}`;
+  return file;
+}
+
+function fileOfSource(source: string): string {
+  return source.startsWith("litmus:") ? join(LIBRARY_DIR, source.slice("litmus:".length)) : source;
+}
+
+function readScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new InputError(`${file}: cannot read the file`);
+  }
+  return loadScenario(text, file);
+}
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+interface CheckFlags {
+  json?: boolean;
+  strategy?: Strategy;
+  preemptionBound?: number;
+  executions?: number;
+  seed?: number;
+  depth?: number;
+  maxSteps?: number;
+  timeLimit?: number;
+  reduction?: boolean;
+  summary?: boolean;
+  trace?: string;
+}
+
+function formatSeconds(ms: number): string {
+  return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+function protocolLabel(s: Scenario): string {
+  const { name, ...options } = s.protocol as { name: string } & Record<string, unknown>;
+  const opts = Object.entries(options).map(([k, v]) => `${k}=${v}`);
+  return opts.length === 0 ? name : `${name} (${opts.join(", ")})`;
+}
+
+function expectedLabel(expected: CheckResult["expected"]): string {
+  return expected === null ? "(none)" : expected === "ok" ? "ok" : expected.join(", ");
+}
+
+/** The readable report of one scenario's check, with each counterexample replayed for its timeline. */
+function printReport(
+  s: Scenario,
+  r: CheckResult,
+  elapsedMs: number,
+  maxSteps: number | undefined,
+): void {
+  const out: string[] = [];
+  out.push(`${s.name}: ${protocolLabel(s)}`);
+  const coverage = r.complete
+    ? `complete (${r.coverage})`
+    : `INCOMPLETE: stopped by ${r.stoppedBy} limit before covering ${r.coverage}`;
+  out.push(
+    `  ${r.strategy}: ${r.executions} executions, ${r.steps} steps, ${formatSeconds(elapsedMs)}; ${coverage}`,
+  );
+  out.push(
+    `  verdict: ${r.verdict}   expected: ${expectedLabel(r.expected)}   ${r.matched ? "matched" : "MISMATCH"}`,
+  );
+  r.findings.forEach((f, i) => {
+    out.push("", `  [${i + 1}] ${f.kind}: ${f.message}`);
+    try {
+      const replay = replayScenario(s, f.replay, maxSteps);
+      out.push(
+        `      counterexample: ${replay.steps} steps, ${f.preemptions} preemption${f.preemptions === 1 ? "" : "s"}`,
+        "",
+      );
+      out.push(...replay.timeline.split("\n").map((l) => `      ${l}`));
+    } catch (error) {
+      out.push(`      (the counterexample did not replay: ${(error as Error).message})`);
+    }
+    if (f.report !== undefined) out.push("", ...f.report.split("\n").map((l) => `      ${l}`));
+    out.push("", `      faultline replay ${f.replay}`);
+  });
+  io.out(`${out.join("\n")}\n\n`);
+}
+
+function printTable(rows: Array<{ s: Scenario; r: CheckResult; ms: number }>): void {
+  const header = [
+    "scenario",
+    "protocol",
+    "verdict",
+    "expected",
+    "match",
+    "complete",
+    "executions",
+    "time",
+  ];
+  const cells = rows.map(({ s, r, ms }) => [
+    s.name,
+    protocolLabel(s),
+    r.verdict,
+    expectedLabel(r.expected),
+    r.matched ? "yes" : "NO",
+    r.complete ? "yes" : "no",
+    String(r.executions),
+    formatSeconds(ms),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]): string =>
+    c
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  const matched = rows.filter((x) => x.r.matched).length;
+  io.out(
+    `${[line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n")}\n\n${matched}/${rows.length} scenarios matched their expectation\n`,
+  );
+}
+
+function runCheck(paths: string[], flags: CheckFlags): number {
+  const files = scenarioFiles(paths);
+  const scenarios = files.map(readScenario);
+  const rows: Array<{ s: Scenario; r: CheckResult; ms: number }> = [];
+  const progress = new ProgressReporter(!flags.json && io.progress);
+  let traced = false;
+  for (let i = 0; i < scenarios.length; i++) {
+    const s = scenarios[i]!;
+    const start = performance.now();
+    const deadline =
+      flags.timeLimit === undefined ? Number.POSITIVE_INFINITY : start + flags.timeLimit * 1000;
+    progress.start(s.name);
+    const r = checkScenario(s, {
+      source: sourceOf(files[i]!),
+      ...(flags.strategy === undefined ? {} : { strategy: flags.strategy }),
+      ...(flags.preemptionBound === undefined ? {} : { preemptionBound: flags.preemptionBound }),
+      ...(flags.executions === undefined ? {} : { executions: flags.executions }),
+      ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+      ...(flags.depth === undefined ? {} : { depth: flags.depth }),
+      ...(flags.maxSteps === undefined ? {} : { maxSteps: flags.maxSteps }),
+      noReduction: flags.reduction === false,
+      shouldStop: () => performance.now() > deadline,
+      onProgress: (p) => progress.update(p.executions, p.findings),
+    });
+    const ms = performance.now() - start;
+    progress.stop();
+    rows.push({ s, r, ms });
+    if (flags.trace !== undefined && !traced && r.findings.length > 0) {
+      const replay = replayScenario(s, r.findings[0]!.replay, flags.maxSteps);
+      writeFileSync(
+        flags.trace,
+        encodeTrace({
+          format: TRACE_FORMAT,
+          meta: { scenario: s.name, replay: r.findings[0]!.replay },
+          events: replay.events,
+        }),
+      );
+      traced = true;
+    }
+    if (flags.json) {
+      const json = {
+        scenario: r.scenario,
+        protocol: r.protocol,
+        verdict: r.verdict,
+        findings: r.findings.map((f) => ({
+          kind: f.kind,
+          message: f.message,
+          replay: f.replay,
+          ...(f.report === undefined ? {} : { report: f.report }),
+        })),
+        expected: r.expected,
+        matched: r.matched,
+        complete: r.complete,
+        executions: r.executions,
+        steps: r.steps,
+        elapsedMs: Math.round(ms),
+        strategy: r.strategy,
+        coverage: r.coverage,
+        stoppedBy: r.stoppedBy,
+        file: files[i],
+      };
+      io.out(`${JSON.stringify(json)}\n`);
+    } else if (!flags.summary) {
+      printReport(s, r, ms, flags.maxSteps);
+    }
+  }
+  if (!flags.json && (rows.length > 1 || flags.summary)) printTable(rows);
+  return rows.every((x) => x.r.matched) ? 0 : 1;
+}
+
+function runReplay(token: string, flags: { trace?: string; scenario?: string }): number {
+  const decoded = decodeToken(token);
+  const file = flags.scenario ?? fileOfSource(decoded.source);
+  const s = readScenario(file);
+  const replay = replayScenario(s, token);
+  const out = [
+    `${s.name}: ${protocolLabel(s)} — replay of ${replay.steps} steps`,
+    "",
+    replay.timeline,
+  ];
+  for (const f of replay.findings) {
+    out.push("", `${f.kind}: ${f.message}`);
+    if (f.report !== undefined) out.push("", f.report);
+  }
+  if (replay.findings.length === 0) out.push("", "no finding in this execution");
+  io.out(`${out.join("\n")}\n`);
+  if (flags.trace !== undefined) {
+    writeFileSync(
+      flags.trace,
+      encodeTrace({
+        format: TRACE_FORMAT,
+        meta: { scenario: s.name, replay: token },
+        events: replay.events,
+      }),
+    );
+  }
+  return replay.findings.length === 0 ? 0 : 1;
+}
+
+function main(argv: readonly string[]): number {
+  const program = new Command();
+  program
+    .name("faultline")
+    .description(
+      "Explore the interleavings of buffer moves and page faults on a simulated Linux DRM TTM.",
+    )
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: (s) => io.out(s) })
+    .showHelpAfterError(false);
+  let status = 0;
+  program
+    .command("check")
+    .description("check scenario files or directories of them")
+    .argument("<paths...>", "scenario files (*.json) or directories")
+    .option("--json", "print one JSON object per scenario")
+    .option("--summary", "print only the summary table, not each finding's counterexample")
+    .option("--no-reduction", "exhaustive without partial-order reduction (plain DFS)")
+    .addOption(
+      new Option("--strategy <name>", "exploration strategy").choices([
+        "exhaustive",
+        "bounded",
+        "random",
+        "pct",
+      ]),
+    )
+    .option(
+      "--preemption-bound <n>",
+      "preemption bound for the bounded strategy",
+      integer("--preemption-bound", 0),
+    )
+    .option("--executions <n>", "stop after this many executions", integer("--executions", 1))
+    .option("--seed <n>", "seed for random and pct", integer("--seed", 0))
+    .option("--depth <d>", "bug depth for pct", integer("--depth", 1))
+    .option(
+      "--max-steps <n>",
+      "steps after which one execution is checked for livelock",
+      integer("--max-steps", 10),
+    )
+    .option(
+      "--time-limit <seconds>",
+      "stop exploring a scenario after this long",
+      integer("--time-limit", 1),
+    )
+    .option("--trace <out.json>", "write the trace of the first finding")
+    .action((paths: string[], flags: CheckFlags) => {
+      status = runCheck(paths, flags);
+    });
+  program
+    .command("replay")
+    .description("replay a finding from its token")
+    .argument("<token>", "the token a check printed")
+    .option("--trace <out.json>", "write the trace of the replayed execution")
+    .option("--scenario <file>", "the scenario file, when it is not where the token says")
+    .action((token: string, flags: { trace?: string; scenario?: string }) => {
+      status = runReplay(token, flags);
+    });
+  program.parse(argv as string[], { from: "user" });
+  return status;
+}
+
+/** Where the command writes. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  /** Show a progress bar (stderr is a terminal). */
+  readonly progress: boolean;
+}
+
+let io: CliIO = { out: () => {}, err: () => {}, progress: false };
+
+/**
+ * Runs the command with `argv` (without "node faultline"), writing to `output`. Returns the
+ * exit status: 0, 1 (a mismatch or a finding), or 2 (an input error, reported in one line).
+ */
+export function runCli(argv: readonly string[], output: CliIO): number {
+  io = output;
+  try {
+    return main(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+      io.err(`faultline: ${error.message.replace(/^error: /, "")}\n`);
+      return 2;
+    }
+    if (
+      error instanceof ScenarioError ||
+      error instanceof InputError ||
+      error instanceof TokenError ||
+      error instanceof ReplayError ||
+      error instanceof ScenarioSetupError
+    ) {
+      io.err(`faultline: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
