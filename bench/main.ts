@@ -9,6 +9,7 @@ function register(load: () => Promise<{ benchmark: Benchmark }>): void {
 
 // Groups are registered here, lowest layer first.
 register(() => import("./kernel.js"));
+register(() => import("./ttm.js"));
 register(() => import("./drm_mm.js"));
 
 function printRow(row: BenchRow, json: boolean): void {
