@@ -240,8 +240,15 @@ describe("ttm_bo_vm: every present PTE maps the buffer's current placement (§2.
    * Three user threads in two processes write and read their own word of a buffer while a
    * kernel thread moves, evicts and swaps it out and validates a competitor that evicts it.
    */
-  function interleaving(seed: number, pipelined: boolean) {
-    const w = new SimWorld({ pipelined, memory: { system: 128, tt: 16, vram: 6 } });
+  function interleaving(seed: number, pipelined: boolean, driver?: "ttm-protocol") {
+    const w =
+      driver === undefined
+        ? new SimWorld({ pipelined, memory: { system: 128, tt: 16, vram: 6 } })
+        : new SimWorld({
+            pipelined,
+            driver,
+            memory: { system: 128, tt: 16, vram: 6, visibleVram: 3 },
+          });
     const P = w.process("P");
     const Q = w.process("Q");
     const { a, b, pa, qa } = w.setup(function* () {
@@ -303,6 +310,13 @@ describe("ttm_bo_vm: every present PTE maps the buffer's current placement (§2.
       expect(withPtes).toBeGreaterThan(100);
     });
   }
+
+  it("with the ttm protocol's fault, which moves BOs out of invisible VRAM itself (seeds 1-6)", () => {
+    let withPtes = 0;
+    for (let seed = 1; seed <= 6; seed++)
+      withPtes += interleaving(seed, true, "ttm-protocol").stepsWithPtes;
+    expect(withPtes).toBeGreaterThan(100);
+  });
 
   it("a move waits for a fault that holds the reservation, then zaps what it inserted", () => {
     const w = new SimWorld({ pipelined: true, trace: true });

@@ -13,6 +13,7 @@ import type { MemoryConfig } from "../../src/kernel/physmem.js";
 import type { Gen, RunOutcome, Sched, Scheduler, Step, Task } from "../../src/kernel/sched.js";
 import { NonPreemptive } from "../../src/kernel/schedulers.js";
 import { Protocol } from "../../src/protocols/protocol.js";
+import { TtmProtocol } from "../../src/protocols/ttm.js";
 import type { SimPlacement } from "../../src/ttm/sim_drv.js";
 import type { ttm_buffer_object } from "../../src/ttm/ttm_bo.js";
 import { TTM_BO_VM_NUM_PREFAULT, ttm_bo_mmap_obj } from "../../src/ttm/ttm_bo_vm.js";
@@ -33,19 +34,28 @@ export interface WorldOptions {
   readonly pipelined: boolean;
   readonly memory?: Partial<MemoryConfig>;
   readonly trace?: boolean;
+  /**
+   * The fault handler: upstream's default ttm_bo_vm_ops (the default), or the `ttm` protocol's
+   * driver fault, which first moves a BO out of invisible VRAM (amdgpu_bo_fault_reserve_notify).
+   */
+  readonly driver?: "ttm_bo_vm_ops" | "ttm-protocol";
 }
 
 /** One kernel with the simulated driver. */
 export class SimWorld {
   readonly k: Kernel;
-  readonly p: VmOpsProtocol;
+  readonly p: Protocol;
 
   constructor(options: WorldOptions) {
     this.k = new Kernel({
       trace: options.trace ?? false,
       memory: { system: 256, tt: 32, vram: 32, wordsPerPage: 4, ...options.memory },
     });
-    this.p = new VmOpsProtocol(this.k, options.pipelined);
+    const pipelined = options.pipelined;
+    this.p =
+      options.driver === "ttm-protocol"
+        ? new TtmProtocol(this.k, { name: "ttm", prefault: TTM_BO_VM_NUM_PREFAULT, pipelined })
+        : new VmOpsProtocol(this.k, pipelined);
   }
 
   get words(): number {
@@ -139,6 +149,8 @@ export class SimWorld {
         const page = this.p.pageIndex(bo, vma, vpn);
         const frame = this.k.mem.resolve(pte.pfn);
         const current = this.p.currentFrame(bo, page);
+        if (!this.k.mem.cpuVisible(pte.pfn))
+          problems.push(`${key}: PTE to pfn 0x${pte.pfn.toString(16)}, which the CPU cannot reach`);
         if (frame === null || frame !== current)
           problems.push(
             `${key}: PTE to pfn 0x${pte.pfn.toString(16)} for ${bo.name}[${page}], which now lives in ${current?.name ?? "no frame"}`,
