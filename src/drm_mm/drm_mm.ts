@@ -7,7 +7,7 @@
 // recorded with that node (`hole_size`); the sentinel `head_node` owns the hole at the start of
 // the range. Holes are indexed three ways: by size (`holes_size`, largest first, for
 // DRM_MM_INSERT_BEST and the O(1) "nothing big enough" reject), by address (`holes_addr`,
-// augmented with the largest hole of each subtree, for LOW, HIGH and reserve), and in
+// with the largest hole of each subtree, for LOW, HIGH and reserve), and in
 // most-recently-used order (`hole_stack`, for EVICT). Allocated nodes also sit on an
 // address-ordered list.
 //
@@ -15,22 +15,32 @@
 // spinlock). While an eviction scan has nodes in its roster, only drm_mm_scan_* calls are
 // allowed on the allocator.
 //
-// How the port stores things, and why (measured with bench/drm_mm.ts):
-// - The private fields of each node (list links, tree links, hole_size, subtree maxima) live in
-//   a slot of a Float64Array owned by the allocator, not in the node object; see rbtree.ts.
-//   Pointer-chasing through objects cost about twice as much per tree level.
-// - holes_addr holds every node, the head first, keyed by address; a node without a hole counts
-//   as a hole of size 0, which no search can use. It is upstream's holes_addr and interval_tree
-//   in one: a hole that appears, grows, shrinks or vanishes changes a size in place instead of
-//   leaving and re-entering a tree, and an insertion links one tree node next to its
-//   predecessor. subtree_max_hole is kept per child subtree, so updating it up the tree reads
-//   no sibling. LOW, HIGH, reserve and the range lookups return what upstream's return (they
-//   depend only on address order and on the maxima); DRM_MM_INSERT_ONCE looks at the first
-//   real hole where the descent lands, and which hole that is depends on the tree's shape and
-//   contents here as upstream, so ONCE may fail in different corner cases than the kernel's.
+// How the port stores things, and why (measured with bench/drm_mm.ts; one BEST insert plus one
+// remove among 100k nodes went from about 4 µs to the figure in the commit log by these):
+// - The private fields of each node (list links, hole_size, its place in each index) live in a
+//   slot of a Float64Array owned by the allocator, not in the node object: eight numbers, one
+//   64-byte line, so touching a node costs one cache line. Pointer-chasing through objects cost
+//   about twice as much per access.
+// - holes_addr (addr_tree.ts) is a B+tree of every node, the head first, keyed by address,
+//   whose leaf entries carry hole sizes and whose inner entries carry the largest hole below
+//   them. It is upstream's holes_addr and interval_tree in one: a node without a hole counts
+//   as a hole of size 0, which no search can use, so a hole that appears, grows, shrinks or
+//   vanishes changes a number in place, and an insertion puts one entry next to its
+//   predecessor. A red-black tree of a million nodes is ~25 levels deep, and keeping its
+//   subtree maxima right cost ~20 dependent cache misses per insert and remove; the B+tree is
+//   five levels deep there and usually misses only in the leaf. LOW, HIGH, reserve and the
+//   range lookups return what upstream's return (they depend only on address order and hole
+//   sizes). DRM_MM_INSERT_ONCE with LOW or HIGH examines the first hole of the walk that is big
+//   enough and reaches into the range (see first_hole); upstream examines whatever node its
+//   tree descent lands on, which depends on the red-black tree's shape, so the two may fail
+//   in different corner cases.
 // - holes_size is a tree of size classes (one per distinct hole size, in their own small
 //   array), each listing its holes newest first. BEST visits holes in exactly upstream's order
 //   (smallest fitting size first, newest first within a size), and most updates touch a list.
+// - hole_stack is a log of hole owners in the order they became holes, newest last; a hole
+//   that goes away leaves a tombstone, and the log is compacted when half of it is tombstones.
+//   Walking it from the end, skipping tombstones, gives exactly upstream's MRU list order,
+//   and each node needs one field for it instead of two links.
 //
 // What this port leaves out or changes, and why:
 // - Addresses, sizes and alignments are JS numbers up to DRM_MM_ADDR_MAX (2^53 - 1) instead of
@@ -50,18 +60,26 @@
 //   place of two u64 pointers.
 
 import {
+  addrTreeInit,
+  addrTreeInsertAfter,
+  addrTreeLastBelow,
+  addrTreeMaxHole,
+  addrTreeNext,
+  addrTreePrev,
+  addrTreeRemove,
+  hole_addr_tree,
+  SLOT_HOLE,
+  SLOT_KEY,
+  SLOT_LEAF,
+} from "./addr_tree.js";
+import {
   RB_NIL,
-  type rb_augment_callbacks,
-  rb_erase_augmented,
-  rb_erase_cached,
-  rb_insert_augmented,
-  rb_insert_color_cached,
+  rb_erase,
+  rb_insert_color,
   type rb_layout,
   rb_link_node,
-  rb_next,
   rb_prev,
   rb_root,
-  rb_root_cached,
 } from "./rbtree.js";
 
 /** No space left: no hole fits the request, or the requested place is occupied. */
@@ -107,73 +125,63 @@ function DRM_MM_BUG_ON(condition: boolean, what: string): void {
 
 // ------------------------------------------------------------------------------------------
 // Slot layout (ours). The private fields of `struct drm_mm_node` live in a slot of the
-// allocator's heap while the node is allocated; a slot is named by its offset. Each index keeps
-// its key and links together so that a descent reads one cache line per level. Exported for
-// drm_mm_checker.ts only.
+// allocator's heap while the node is allocated. The heap is one ArrayBuffer seen as an
+// Int32Array (`mm.heap`, for links and indexes) and as a Float64Array (`mm.heapVals`, for
+// addresses and sizes); a slot is named by its offset in the Int32Array, and its float64 fields
+// are at (offset >> 1) + field. Links are int32 because following a link stored as a double
+// made each dependent load about twice as slow in V8. Exported for drm_mm_checker.ts only.
 
-/** Doubles per slot: two cache lines. */
+/** Int32s per slot: 64 bytes, of which 40 are used, so a slot spans at most two cache lines. */
 export const SLOT_STRIDE = 16;
-/** holes_addr, keyed by the node's end, which is where the hole after it starts. */
-export const A_KEY = 0;
-export const A_LEFT = 1;
-export const A_RIGHT = 2;
-export const A_PARENT = 3;
-export const A_RED = 4;
-/** hole_size: the gap after this node; 0 means no hole follows. */
-export const HOLE_SIZE = 5;
+/** log2(SLOT_STRIDE): slot offset >> SLOT_SHIFT is the slot number. */
+export const SLOT_SHIFT = 4;
+/** Float64: the node's end, which is where the hole after it starts (head: the range start). */
+export const KEY = SLOT_KEY;
+/** Float64: hole_size, the gap after this node; 0 means no hole follows. */
+export const HOLE_SIZE = SLOT_HOLE;
+/** Int32: node_list links. */
+export const LIST_PREV = 4;
+export const LIST_NEXT = 5;
 /**
- * Upstream's subtree_max_hole, kept as one maximum per child subtree: the largest hole_size in
- * the left and in the right subtree. A node's subtree_max_hole is the largest of its own hole
- * and these two, so updating it up the tree touches each ancestor's slot but not its siblings'.
+ * Int32: holes_size, the neighbours of this node's hole in its size class list, newest first.
+ * The newest hole of a class has, instead of a previous hole, minus the class's offset, so
+ * that unlinking it reaches the class without a field of its own.
  */
-export const MAX_LEFT = 6;
-export const MAX_RIGHT = 7;
-/** holes_size: the size class of this node's hole, and its neighbours there, newest first. */
-export const SIZE_CLASS = 8;
-export const SIZE_PREV = 9;
-export const SIZE_NEXT = 10;
-/** The node's start (for the head node: the end of the range). */
-export const START = 11;
-/** node_list and hole_stack links. */
-export const LIST_PREV = 12;
-export const LIST_NEXT = 13;
-export const STACK_PREV = 14;
-export const STACK_NEXT = 15;
-
-export const HOLES_ADDR_LAYOUT: rb_layout = {
-  key: A_KEY,
-  left: A_LEFT,
-  right: A_RIGHT,
-  parent: A_PARENT,
-  red: A_RED,
-};
+export const SIZE_PREV = 6;
+export const SIZE_NEXT = 7;
+/** Int32: hole_stack, the index of this node's entry in the hole stack log. */
+export const STACK_POS = 8;
+/** Int32: holes_addr, the B+tree leaf holding this node (maintained by addr_tree.ts). */
+export const LEAF = SLOT_LEAF;
 
 /**
- * Size classes, in their own array `mm.sizeClasses`: one per distinct hole size, in a tree by
- * size, largest first, each with the list of its holes. Classes are few and packed together, so
+ * Size classes, in their own buffer (`mm.sizeClasses` as Int32Array, `mm.sizeClassKeys` as
+ * Float64Array, named like slots): one per distinct hole size, in a red-black tree by size,
+ * largest first, each with the list of its holes. Classes are few and packed together, so
  * BEST's searches stay in cache however many holes there are.
  */
 export const CLASS_STRIDE = 8;
-export const C_KEY = 0;
-export const C_LEFT = 1;
-export const C_RIGHT = 2;
-export const C_PARENT = 3;
-export const C_RED = 4;
-/** The newest hole of the class. */
-export const C_FIRST = 5;
+export const C_LEFT = 0;
+export const C_RIGHT = 1;
+export const C_PARENT = 2;
+export const C_RED = 3;
+/** Int32: the newest hole of the class. */
+export const C_FIRST = 4;
+/** Float64: the hole size of the class. */
+export const C_KEY = 3;
 
 export const HOLES_SIZE_LAYOUT: rb_layout = {
-  key: C_KEY,
   left: C_LEFT,
   right: C_RIGHT,
   parent: C_PARENT,
   red: C_RED,
 };
 
-/** Slot 0 is the trees' null node, slot 1 the head node, slot 2 the hole_stack list head. */
+/** Slot 0 is the null slot (never written), slot 1 the head node. */
 export const HEAD_SLOT = SLOT_STRIDE;
-export const STACK_SLOT = 2 * SLOT_STRIDE;
-const FIRST_FREE_SLOT = 3 * SLOT_STRIDE;
+const FIRST_FREE_SLOT = 2 * SLOT_STRIDE;
+/** A hole_stack entry whose hole has gone. */
+export const STACK_TOMBSTONE = 0;
 
 /** The interval that `color_adjust` may shrink in place; stands in for its two u64 pointers. */
 export interface HoleBounds {
@@ -219,27 +227,48 @@ export class drm_mm {
    * Hole owners by hole size, largest first, and among equal sizes newest first: a tree of the
    * size classes in `sizeClasses`, each listing its holes; the cached leftmost is the largest.
    */
-  holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
+  holes_size = new rb_root(HOLES_SIZE_LAYOUT);
   /**
-   * Every node, the head first, in address order, augmented with subtree_max_hole. It serves
-   * as upstream's holes_addr (a node without a hole counts as a hole of size 0, which no search
-   * can use) and as its interval_tree of allocated nodes.
+   * Every node, the head first, in address order, with the largest hole of each subtree (see
+   * addr_tree.ts). It serves as upstream's holes_addr (a node without a hole counts as a hole
+   * of size 0, which no search can use) and as its interval_tree of allocated nodes.
    */
-  holes_addr = new rb_root(HOLES_ADDR_LAYOUT);
+  holes_addr = new hole_addr_tree();
+  /**
+   * Hole owners in the order their holes were added, newest last, with STACK_TOMBSTONE where a
+   * hole has gone since; read backwards it is upstream's hole_stack. The entry at
+   * `hole_stack_len - 1` is always a live one.
+   */
+  hole_stack = new Int32Array(0);
+  /** Ours: entries in use in `hole_stack`, tombstones included. */
+  hole_stack_len = 0;
+  /** Ours: live entries in `hole_stack`, i.e. the number of holes. */
+  hole_stack_live = 0;
+  /** Ours: counts compactions of `hole_stack`, which move entries (see drm_mm_for_each_hole). */
+  hole_stack_epoch = 0;
   /** Number of nodes currently in an eviction roster. */
   scan_active = 0;
-  /** Ours: the slots (see SLOT_STRIDE); grows by doubling, never per operation. */
-  heap = new Float64Array(0);
-  /** Ours: the node object of each slot, by slot number (offset / SLOT_STRIDE). */
+  /** Ours: the slots' int32 fields (see SLOT_STRIDE); grows by doubling, never per operation. */
+  heap = new Int32Array(0);
+  /** Ours: the slots' float64 fields: the same memory as `heap`. */
+  heapVals = new Float64Array(0);
+  /** Ours: the node object of each slot, by slot number (offset >> SLOT_SHIFT). */
   slotNodes: drm_mm_node[] = [];
   /** Ours: offsets of released slots, reused before the heap grows. */
   freeSlots: number[] = [];
   /** Ours: the first never-used slot offset. */
   nextSlot = 0;
-  /** Ours: the size classes (see CLASS_STRIDE); offset 0 is the null class. */
-  sizeClasses = new Float64Array(0);
+  /** Ours: the size classes' int32 fields (see CLASS_STRIDE); offset 0 is the null class. */
+  sizeClasses = new Int32Array(0);
+  /** Ours: the size classes' float64 fields: the same memory as `sizeClasses`. */
+  sizeClassKeys = new Float64Array(0);
   /** Ours: offsets of released size classes. */
   freeClasses: number[] = [];
+  /** Ours: the size class of each hole size in holes_size, so that adding a hole needs no search. */
+  classBySize = new Map<number, number>();
+  /** Ours: size classes in holes_size, and how many of them have no hole (see eraseHoleSize). */
+  classCount = 0;
+  emptyClasses = 0;
   /** Ours: the first never-used size class offset. */
   nextClass = 0;
   /** Ours: scratch bounds handed to color_adjust, reused so that searching does not allocate. */
@@ -271,7 +300,7 @@ export interface drm_printer {
 const RELEASED = new drm_mm_node();
 
 function nodeOf(mm: drm_mm, slot: number): drm_mm_node {
-  return mm.slotNodes[slot / SLOT_STRIDE]!;
+  return mm.slotNodes[slot >> SLOT_SHIFT]!;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -295,7 +324,7 @@ export function drm_mm_initialized(mm: drm_mm): boolean {
 
 /** The size of the hole after `node` (C's private `hole_size`); 0 if none follows. */
 export function drm_mm_hole_size(node: drm_mm_node): number {
-  return node.slot < 0 || node.mm === null ? 0 : node.mm.heap[node.slot + HOLE_SIZE]!;
+  return node.slot < 0 || node.mm === null ? 0 : node.mm.heapVals[(node.slot >> 1) + HOLE_SIZE]!;
 }
 
 /** Whether a hole follows `node`. */
@@ -359,24 +388,35 @@ function assertQuiescent(mm: drm_mm): void {
 // ------------------------------------------------------------------------------------------
 // Slots.
 
+/** A buffer of `bytes` seen both ways, with the contents of `old` copied in. */
+function growBuffer(
+  old: Int32Array,
+  bytes: number,
+): { ints: Int32Array<ArrayBuffer>; vals: Float64Array<ArrayBuffer> } {
+  const buffer = new ArrayBuffer(bytes);
+  const ints = new Int32Array(buffer);
+  ints.set(old);
+  return { ints, vals: new Float64Array(buffer) };
+}
+
 function allocSlot(mm: drm_mm, node: drm_mm_node): number {
   let slot = mm.freeSlots.pop();
   if (slot === undefined) {
     slot = mm.nextSlot;
     mm.nextSlot += SLOT_STRIDE;
     if (mm.nextSlot > mm.heap.length) {
-      const grown = new Float64Array(mm.heap.length * 2);
-      grown.set(mm.heap);
-      mm.heap = grown;
+      const grown = growBuffer(mm.heap, mm.heap.length * 8);
+      mm.heap = grown.ints;
+      mm.heapVals = grown.vals;
     }
   }
-  mm.slotNodes[slot / SLOT_STRIDE] = node;
+  mm.slotNodes[slot >> SLOT_SHIFT] = node;
   node.slot = slot;
   return slot;
 }
 
 function releaseSlot(mm: drm_mm, node: drm_mm_node): void {
-  mm.slotNodes[node.slot / SLOT_STRIDE] = RELEASED;
+  mm.slotNodes[node.slot >> SLOT_SHIFT] = RELEASED;
   mm.freeSlots.push(node.slot);
   node.slot = -1;
 }
@@ -384,113 +424,96 @@ function releaseSlot(mm: drm_mm, node: drm_mm_node): void {
 // ------------------------------------------------------------------------------------------
 // Hole bookkeeping.
 
-/** subtree_max_hole of slot `n`: the largest hole in its holes_addr subtree; 0 for RB_NIL. */
-export function subtreeMaxHole(heap: Float64Array, n: number): number {
-  return Math.max(heap[n + HOLE_SIZE]!, heap[n + MAX_LEFT]!, heap[n + MAX_RIGHT]!);
-}
-
-/**
- * Hands the subtree maximum of `n` up to its ancestors, up to `stop`, until an ancestor's
- * record of that subtree is already right. The children's maxima stored in `n` must be right.
- */
-function climbMaxHole(heap: Float64Array, n: number, stop: number): void {
-  while (n !== stop) {
-    const parent = heap[n + A_PARENT]!;
-    if (parent === RB_NIL) return;
-    const max = subtreeMaxHole(heap, n);
-    const side = heap[parent + A_LEFT] === n ? MAX_LEFT : MAX_RIGHT;
-    if (heap[parent + side] === max) return;
-    heap[parent + side] = max;
-    n = parent;
-  }
-}
-
-/** Recomputes the two subtree maxima stored in `n` from its children. */
-function recomputeMaxHoles(heap: Float64Array, n: number): void {
-  heap[n + MAX_LEFT] = subtreeMaxHole(heap, heap[n + A_LEFT]!);
-  heap[n + MAX_RIGHT] = subtreeMaxHole(heap, heap[n + A_RIGHT]!);
-}
-
-/** Keeps subtree_max_hole correct in holes_addr (RB_DECLARE_CALLBACKS_MAX upstream). */
-const holeAddrAugment: rb_augment_callbacks = {
-  propagate(heap, n, stop) {
-    if (n === stop || n === RB_NIL) return;
-    recomputeMaxHoles(heap, n);
-    climbMaxHole(heap, n, stop);
-  },
-  copy(heap, old, replacement) {
-    heap[replacement + MAX_LEFT] = heap[old + MAX_LEFT]!;
-    heap[replacement + MAX_RIGHT] = heap[old + MAX_RIGHT]!;
-  },
-  rotate(heap, old, replacement) {
-    // `replacement` is now `old`'s parent; its other subtree did not change.
-    recomputeMaxHoles(heap, old);
-    const side = heap[replacement + A_LEFT] === old ? MAX_LEFT : MAX_RIGHT;
-    heap[replacement + side] = subtreeMaxHole(heap, old);
-  },
-};
-
 /**
  * Adds slot `n` to holes_size as the newest hole of its size. Upstream keeps every hole in one
  * tree, equal sizes to the right of older ones; BEST then visits sizes from the best fit upwards
  * and, within a size, the newest hole first. A tree of the distinct sizes, each listing its holes
- * newest first, yields exactly that order while most updates touch only a list.
+ * newest first, yields exactly that order while most updates touch only a list; the class of a
+ * size is found through `classBySize` without searching the tree.
  */
 function insertHoleSize(mm: drm_mm, n: number): void {
   const heap = mm.heap;
-  const classes = mm.sizeClasses;
+  const size = mm.heapVals[(n >> 1) + HOLE_SIZE]!;
+  let c = mm.classBySize.get(size);
+  if (c === undefined) {
+    c = newClass(mm, size);
+  } else if (mm.sizeClasses[c + C_FIRST] === RB_NIL) {
+    mm.emptyClasses--;
+  }
+  const first = mm.sizeClasses[c + C_FIRST]!;
+  heap[n + SIZE_PREV] = -c;
+  heap[n + SIZE_NEXT] = first;
+  if (first !== RB_NIL) heap[first + SIZE_PREV] = n;
+  mm.sizeClasses[c + C_FIRST] = n;
+}
+
+/** Adds an empty size class for holes of `size` to holes_size and returns it. */
+function newClass(mm: drm_mm, size: number): number {
   const root = mm.holes_size;
-  const size = heap[n + HOLE_SIZE]!;
   let link = root.rb_node;
   let parent = RB_NIL;
   let asLeft = false;
-  let leftmost = true;
   // Largest first.
   while (link !== RB_NIL) {
-    const key = classes[link + C_KEY]!;
-    if (size === key) {
-      const first = classes[link + C_FIRST]!;
-      heap[n + SIZE_CLASS] = link;
-      heap[n + SIZE_PREV] = RB_NIL;
-      heap[n + SIZE_NEXT] = first;
-      heap[first + SIZE_PREV] = n;
-      classes[link + C_FIRST] = n;
-      return;
-    }
     parent = link;
-    asLeft = size > key;
-    if (asLeft) {
-      link = classes[link + C_LEFT]!;
-    } else {
-      link = classes[link + C_RIGHT]!;
-      leftmost = false;
-    }
+    asLeft = size > mm.sizeClassKeys[(link >> 1) + C_KEY]!;
+    link = mm.sizeClasses[link + (asLeft ? C_LEFT : C_RIGHT)]!;
   }
-  const c = allocClass(mm);
-  const grown = mm.sizeClasses;
-  grown[c + C_KEY] = size;
-  grown[c + C_FIRST] = n;
-  heap[n + SIZE_CLASS] = c;
-  heap[n + SIZE_PREV] = RB_NIL;
-  heap[n + SIZE_NEXT] = RB_NIL;
-  rb_link_node(grown, root, c, parent, asLeft);
-  rb_insert_color_cached(grown, root, c, leftmost);
+  const c = allocClass(mm); // may grow the class arrays: read them afterwards
+  mm.sizeClassKeys[(c >> 1) + C_KEY] = size;
+  mm.sizeClasses[c + C_FIRST] = RB_NIL;
+  rb_link_node(mm.sizeClasses, root, c, parent, asLeft);
+  rb_insert_color(mm.sizeClasses, root, c);
+  mm.classBySize.set(size, c);
+  mm.classCount++;
+  return c;
 }
 
-/** Removes slot `n` from holes_size. */
+/**
+ * Removes slot `n` from holes_size. A class that loses its last hole stays, empty, because the
+ * same size tends to come back soon; BEST skips empty classes. When more than half of the
+ * classes are empty they all go at once, so they cost O(log) each, amortized, as upstream's
+ * per-hole tree updates do, and a search never skips more empty classes than there are others
+ * (plus a few).
+ */
 function eraseHoleSize(mm: drm_mm, n: number): void {
   const heap = mm.heap;
-  const c = heap[n + SIZE_CLASS]!;
   const prev = heap[n + SIZE_PREV]!;
   const next = heap[n + SIZE_NEXT]!;
-  if (prev !== RB_NIL) heap[prev + SIZE_NEXT] = next;
-  else mm.sizeClasses[c + C_FIRST] = next;
   if (next !== RB_NIL) heap[next + SIZE_PREV] = prev;
-  else if (prev === RB_NIL) {
-    // The last hole of its size: the class goes.
-    rb_erase_cached(mm.sizeClasses, mm.holes_size, c);
+  if (prev > 0) {
+    heap[prev + SIZE_NEXT] = next;
+    return;
+  }
+  // `n` is the newest hole of class -prev.
+  mm.sizeClasses[-prev + C_FIRST] = next;
+  if (next === RB_NIL && ++mm.emptyClasses > (mm.classCount >> 1) + EMPTY_CLASS_SLACK) {
+    dropEmptyClasses(mm);
+  }
+}
+
+/** Empty size classes kept beyond half of all classes; keeps tiny allocators from churning. */
+const EMPTY_CLASS_SLACK = 16;
+
+/** Removes every empty size class from holes_size. */
+function dropEmptyClasses(mm: drm_mm): void {
+  const classes = mm.sizeClasses;
+  const empty: number[] = [];
+  for (let c = mm.nextClass - CLASS_STRIDE; c > 0; c -= CLASS_STRIDE) {
+    if (
+      classes[c + C_FIRST] === RB_NIL &&
+      mm.classBySize.get(mm.sizeClassKeys[(c >> 1) + C_KEY]!) === c
+    ) {
+      empty.push(c);
+    }
+  }
+  for (const c of empty) {
+    rb_erase(classes, mm.holes_size, c);
+    mm.classBySize.delete(mm.sizeClassKeys[(c >> 1) + C_KEY]!);
     mm.freeClasses.push(c);
   }
+  mm.classCount -= empty.length;
+  mm.emptyClasses = 0;
 }
 
 function allocClass(mm: drm_mm): number {
@@ -499,177 +522,136 @@ function allocClass(mm: drm_mm): number {
   const fresh = mm.nextClass;
   mm.nextClass += CLASS_STRIDE;
   if (mm.nextClass > mm.sizeClasses.length) {
-    const grown = new Float64Array(mm.sizeClasses.length * 2);
-    grown.set(mm.sizeClasses);
-    mm.sizeClasses = grown;
+    const grown = growBuffer(mm.sizeClasses, mm.sizeClasses.length * 8);
+    mm.sizeClasses = grown.ints;
+    mm.sizeClassKeys = grown.vals;
   }
   return fresh;
 }
 
-function pushHoleStack(heap: Float64Array, n: number): void {
-  const first = heap[STACK_SLOT + STACK_NEXT]!;
-  heap[n + STACK_PREV] = STACK_SLOT;
-  heap[n + STACK_NEXT] = first;
-  heap[first + STACK_PREV] = n;
-  heap[STACK_SLOT + STACK_NEXT] = n;
-}
-
-function unlinkHoleStack(heap: Float64Array, n: number): void {
-  const prev = heap[n + STACK_PREV]!;
-  const next = heap[n + STACK_NEXT]!;
-  heap[prev + STACK_NEXT] = next;
-  heap[next + STACK_PREV] = prev;
+/** Puts slot `n` on top of the hole stack. */
+function pushHoleStack(mm: drm_mm, n: number): void {
+  let len = mm.hole_stack_len;
+  if (len === mm.hole_stack.length) len = makeRoomInHoleStack(mm);
+  mm.hole_stack[len] = n;
+  mm.heap[n + STACK_POS] = len;
+  mm.hole_stack_len = len + 1;
+  mm.hole_stack_live++;
 }
 
 /**
- * Sets the size of the hole after slot `n`, which is in holes_addr, and brings the subtree
- * maxima above it up to date. Every node is in holes_addr at its own address, so a hole that
- * appears, grows, shrinks or disappears never moves there.
+ * The log is full: drop its tombstones if they are at least half of it, else double it.
+ * Either way the next pushes fit; compaction preserves order, so the MRU order is unchanged,
+ * and it costs O(length) once per at least length/2 pushes. Returns the new length.
  */
-function setHoleSize(heap: Float64Array, n: number, size: number): void {
-  heap[n + HOLE_SIZE] = size;
-  climbMaxHole(heap, n, RB_NIL);
+function makeRoomInHoleStack(mm: drm_mm): number {
+  const log = mm.hole_stack;
+  const len = mm.hole_stack_len;
+  if (mm.hole_stack_live * 2 <= len) {
+    const heap = mm.heap;
+    let to = 0;
+    for (let from = 0; from < len; from++) {
+      const n = log[from]!;
+      if (n === STACK_TOMBSTONE) continue;
+      log[to] = n;
+      heap[n + STACK_POS] = to;
+      to++;
+    }
+    log.fill(STACK_TOMBSTONE, to, len);
+    mm.hole_stack_len = to;
+    mm.hole_stack_epoch++;
+    return to;
+  }
+  const grown = new Int32Array(log.length * 2);
+  grown.set(log);
+  mm.hole_stack = grown;
+  return len;
 }
 
-/**
- * Upstream's add_hole: records a hole of `size` after slot `n`, which becomes the newest hole
- * of its size and the top of the hole stack.
- */
-function add_hole(mm: drm_mm, n: number, size: number): void {
-  DRM_MM_BUG_ON(!(size > 0), "add_hole: empty hole");
-  setHoleSize(mm.heap, n, size);
-  insertHoleSize(mm, n);
-  pushHoleStack(mm.heap, n);
+/** Takes slot `n` off the hole stack; the top entry stays a live one. */
+function unlinkHoleStack(mm: drm_mm, n: number): void {
+  const log = mm.hole_stack;
+  const pos = mm.heap[n + STACK_POS]!;
+  log[pos] = STACK_TOMBSTONE;
+  mm.hole_stack_live--;
+  let len = mm.hole_stack_len;
+  if (pos === len - 1) {
+    do len--;
+    while (len > 0 && log[len - 1] === STACK_TOMBSTONE);
+    mm.hole_stack_len = len;
+  }
+}
+
+/** The live hole stack entry below index `i` (exclusive), or -1. */
+function stackBelow(log: Int32Array, i: number): number {
+  do i--;
+  while (i >= 0 && log[i] === STACK_TOMBSTONE);
+  return i;
 }
 
 /** Upstream's rm_hole, except for holes_addr: the caller sets the hole's new size there. */
 function unindexHole(mm: drm_mm, n: number): void {
-  unlinkHoleStack(mm.heap, n);
+  unlinkHoleStack(mm, n);
   eraseHoleSize(mm, n);
+}
+
+/**
+ * Upstream's add_hole, except for holes_addr: slot `n`, whose hole size is set, becomes the
+ * newest hole of its size and the top of the hole stack.
+ */
+function indexHole(mm: drm_mm, n: number): void {
+  insertHoleSize(mm, n);
+  pushHoleStack(mm, n);
 }
 
 // ------------------------------------------------------------------------------------------
 // Hole search.
 
-/** The smallest hole of at least `size`; among equal sizes, the most recently added. */
-function best_hole(mm: drm_mm, size: number): number {
+/** The smallest size class of at least `size`, or RB_NIL. */
+function best_class(mm: drm_mm, size: number): number {
   const classes = mm.sizeClasses;
+  const keys = mm.sizeClassKeys;
   let rb = mm.holes_size.rb_node;
   let best = RB_NIL;
   while (rb !== RB_NIL) {
-    if (size <= classes[rb + C_KEY]!) {
+    if (size <= keys[(rb >> 1) + C_KEY]!) {
       best = rb;
       rb = classes[rb + C_RIGHT]!;
     } else {
       rb = classes[rb + C_LEFT]!;
     }
   }
-  return best === RB_NIL ? RB_NIL : classes[best + C_FIRST]!;
+  return best;
 }
 
 /**
- * Descends holes_addr towards `addr`, never into a subtree without a hole of `size`, and
- * returns the hole containing `addr` (its end counts as inside) or the last usable hole on the
- * way. The landing hole itself may be too small; the search loop then moves on from it.
+ * The first hole LOW or HIGH examines: for LOW the lowest hole of at least `size` that reaches
+ * past `start`, for HIGH the highest one that begins below `end`. Upstream starts from where a
+ * descent of its augmented red-black tree towards `start` (`end`) stops; without ONCE both walk
+ * on to the same result, since it depends only on address order.
  */
-function find_hole_addr(mm: drm_mm, addr: number, size: number): number {
+function first_hole_addr(
+  mm: drm_mm,
+  start: number,
+  end: number,
+  size: number,
+  high: boolean,
+): number {
   const heap = mm.heap;
-  let rb = mm.holes_addr.rb_node;
-  let node = RB_NIL;
-  while (rb !== RB_NIL) {
-    if (subtreeMaxHole(heap, rb) < size) break;
-    node = rb;
-    const hole_start = heap[rb + A_KEY]!;
-    if (addr < hole_start) rb = heap[rb + A_LEFT]!;
-    else if (addr > hole_start + heap[rb + HOLE_SIZE]!) rb = heap[rb + A_RIGHT]!;
-    else break;
+  const vals = mm.heapVals;
+  const tree = mm.holes_addr;
+  if (high) {
+    const n = addrTreeLastBelow(tree, vals, end, false);
+    if (n === RB_NIL) return RB_NIL;
+    return vals[(n >> 1) + HOLE_SIZE]! >= size ? n : addrTreePrev(tree, heap, n, size);
   }
-  return node;
-}
-
-/**
- * In-order successor in holes_addr, skipping subtrees without a hole of `size` (which is at
- * least 1, so a usable subtree is never empty).
- */
-function next_hole_low_addr(heap: Float64Array, n: number, size: number): number {
-  if (heap[n + MAX_RIGHT]! >= size) {
-    n = heap[n + A_RIGHT]!;
-    while (heap[n + MAX_LEFT]! >= size) n = heap[n + A_LEFT]!;
-    return n;
-  }
-  let parent = heap[n + A_PARENT]!;
-  while (parent !== RB_NIL && n === heap[parent + A_RIGHT]) {
-    n = parent;
-    parent = heap[n + A_PARENT]!;
-  }
-  return parent;
-}
-
-/** In-order predecessor in holes_addr, skipping subtrees without a hole of `size` (>= 1). */
-function next_hole_high_addr(heap: Float64Array, n: number, size: number): number {
-  if (heap[n + MAX_LEFT]! >= size) {
-    n = heap[n + A_LEFT]!;
-    while (heap[n + MAX_RIGHT]! >= size) n = heap[n + A_RIGHT]!;
-    return n;
-  }
-  let parent = heap[n + A_PARENT]!;
-  while (parent !== RB_NIL && n === heap[parent + A_LEFT]) {
-    n = parent;
-    parent = heap[n + A_PARENT]!;
-  }
-  return parent;
-}
-
-function first_hole(mm: drm_mm, start: number, end: number, size: number, mode: number): number {
-  switch (mode) {
-    case DRM_MM_INSERT_LOW: {
-      // The landing node may have no hole at all; the first candidate is a real hole.
-      let n = find_hole_addr(mm, start, size);
-      while (n !== RB_NIL && mm.heap[n + HOLE_SIZE] === 0) n = next_hole_low_addr(mm.heap, n, size);
-      return n;
-    }
-    case DRM_MM_INSERT_HIGH: {
-      let n = find_hole_addr(mm, end, size);
-      while (n !== RB_NIL && mm.heap[n + HOLE_SIZE] === 0)
-        n = next_hole_high_addr(mm.heap, n, size);
-      return n;
-    }
-    case DRM_MM_INSERT_EVICT: {
-      const first = mm.heap[STACK_SLOT + STACK_NEXT]!;
-      return first === STACK_SLOT ? RB_NIL : first;
-    }
-    default:
-      return best_hole(mm, size);
-  }
-}
-
-function next_hole(mm: drm_mm, n: number, size: number, mode: number): number {
-  const heap = mm.heap;
-  switch (mode) {
-    case DRM_MM_INSERT_LOW:
-      return next_hole_low_addr(heap, n, size);
-    case DRM_MM_INSERT_HIGH:
-      return next_hole_high_addr(heap, n, size);
-    case DRM_MM_INSERT_EVICT: {
-      const next = heap[n + STACK_NEXT]!;
-      return next === STACK_SLOT ? RB_NIL : next;
-    }
-    default:
-      return next_hole_size(mm, n);
-  }
-}
-
-/**
- * The hole after `n` in BEST's order: the next older hole of the same size, else the newest
- * hole of the next larger size (upstream: rb_prev() in holes_size).
- */
-function next_hole_size(mm: drm_mm, n: number): number {
-  const heap = mm.heap;
-  const older = heap[n + SIZE_NEXT]!;
-  if (older !== RB_NIL) return older;
-  // Classes are largest first, so the previous class is the next larger size.
-  const larger = rb_prev(mm.sizeClasses, HOLES_SIZE_LAYOUT, heap[n + SIZE_CLASS]!);
-  return larger === RB_NIL ? RB_NIL : mm.sizeClasses[larger + C_FIRST]!;
+  // The head node's key is the range start, so `n` is missing only when `start` lies below
+  // the range; then the walk starts with the head node's hole.
+  const n = addrTreeLastBelow(tree, vals, start, true);
+  const from = n === RB_NIL ? HEAD_SLOT : n;
+  const hole = vals[(from >> 1) + HOLE_SIZE]!;
+  if (hole >= size && vals[(from >> 1) + KEY]! + hole > start) return from;
+  return addrTreeNext(tree, heap, from, size);
 }
 
 const NO_FIT = -1;
@@ -724,35 +706,6 @@ function placeInHole(
 }
 
 /**
- * Links slot `n` into holes_addr right after `prev`, its predecessor in address order: no key
- * comparisons are needed, as upstream's interval tree insertion starts from the hole node.
- * The hole sizes of `prev` and `n` must be set; their maxima are updated here.
- */
-function addrTreeInsertAfter(mm: drm_mm, prev: number, n: number): void {
-  const heap = mm.heap;
-  const root = mm.holes_addr;
-  let parent = prev;
-  let child = heap[parent + A_RIGHT]!;
-  if (child === RB_NIL) {
-    rb_link_node(heap, root, n, parent, false);
-  } else {
-    do {
-      parent = child;
-      child = heap[parent + A_LEFT]!;
-    } while (child !== RB_NIL);
-    rb_link_node(heap, root, n, parent, true);
-  }
-  // The rotate callback needs correct maxima on the path before rebalancing. The node hangs in
-  // prev's right subtree, and prev's own hole has just changed too, so one climb from prev
-  // settles both.
-  heap[n + MAX_LEFT] = 0;
-  heap[n + MAX_RIGHT] = 0;
-  climbMaxHole(heap, n, prev);
-  climbMaxHole(heap, prev, RB_NIL);
-  rb_insert_augmented(heap, root, n, holeAddrAugment);
-}
-
-/**
  * Allocates [start, start + size) inside the hole after slot `hole` and keeps what is left on
  * either side as holes. The size index and the hole stack change exactly as upstream's
  * rm_hole(hole), add_hole(hole), add_hole(node) change them, so BEST and EVICT see the same
@@ -767,9 +720,11 @@ function linkNodeIntoHole(
   color: number,
 ): void {
   const n = allocSlot(mm, node);
-  const heap = mm.heap;
-  const hole_start = heap[hole + A_KEY]!;
-  const hole_end = hole_start + heap[hole + HOLE_SIZE]!;
+  const heap = mm.heap; // allocSlot may have grown it
+  const vals = mm.heapVals;
+  const h = hole >> 1;
+  const hole_start = vals[h + KEY]!;
+  const hole_end = hole_start + vals[h + HOLE_SIZE]!;
   const end = start + size;
   DRM_MM_BUG_ON(start < hole_start || end > hole_end, "node does not fit its hole");
   node.mm = mm;
@@ -777,8 +732,7 @@ function linkNodeIntoHole(
   node.size = size;
   node.color = color;
   node.flags = ALLOCATED;
-  heap[n + A_KEY] = end;
-  heap[n + START] = start;
+  vals[(n >> 1) + KEY] = end;
 
   const next = heap[hole + LIST_NEXT]!;
   heap[n + LIST_PREV] = hole;
@@ -789,18 +743,11 @@ function linkNodeIntoHole(
   const leading = start - hole_start;
   const trailing = hole_end - end;
   unindexHole(mm, hole);
-  // addrTreeInsertAfter() brings the subtree maxima up to date for both new sizes.
-  heap[hole + HOLE_SIZE] = leading;
-  heap[n + HOLE_SIZE] = trailing;
-  addrTreeInsertAfter(mm, hole, n);
-  if (leading > 0) {
-    insertHoleSize(mm, hole);
-    pushHoleStack(heap, hole);
-  }
-  if (trailing > 0) {
-    insertHoleSize(mm, n);
-    pushHoleStack(heap, n);
-  }
+  vals[h + HOLE_SIZE] = leading;
+  vals[(n >> 1) + HOLE_SIZE] = trailing;
+  addrTreeInsertAfter(mm.holes_addr, heap, vals, hole, n);
+  if (leading > 0) indexHole(mm, hole);
+  if (trailing > 0) indexHole(mm, n);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -819,14 +766,25 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
     return -EINVAL;
   }
   mm.color_adjust = null;
-  mm.holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
-  mm.holes_addr = new rb_root(HOLES_ADDR_LAYOUT);
+  mm.holes_size = new rb_root(HOLES_SIZE_LAYOUT);
+  mm.classBySize = new Map();
+  mm.classCount = 0;
+  mm.emptyClasses = 0;
+  mm.holes_addr = new hole_addr_tree();
+  mm.hole_stack = new Int32Array(64);
+  mm.hole_stack_len = 0;
+  mm.hole_stack_live = 0;
+  mm.hole_stack_epoch = 0;
   mm.scan_active = 0;
-  mm.heap = new Float64Array(64 * SLOT_STRIDE);
-  mm.slotNodes = [RELEASED, RELEASED, RELEASED];
+  const slots = growBuffer(new Int32Array(0), 64 * SLOT_STRIDE * 4);
+  mm.heap = slots.ints;
+  mm.heapVals = slots.vals;
+  mm.slotNodes = [RELEASED, RELEASED];
   mm.freeSlots = [];
   mm.nextSlot = FIRST_FREE_SLOT;
-  mm.sizeClasses = new Float64Array(64 * CLASS_STRIDE);
+  const classes = growBuffer(new Int32Array(0), 64 * CLASS_STRIDE * 4);
+  mm.sizeClasses = classes.ints;
+  mm.sizeClassKeys = classes.vals;
   mm.freeClasses = [];
   mm.nextClass = CLASS_STRIDE;
   mm.colorAdjustBounds = { start: 0, end: 0 };
@@ -839,19 +797,14 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
   head.size = -size;
   head.slot = HEAD_SLOT;
   mm.head_node = head;
-  mm.slotNodes[HEAD_SLOT / SLOT_STRIDE] = head;
+  mm.slotNodes[HEAD_SLOT >> SLOT_SHIFT] = head;
   const heap = mm.heap;
-  heap[HEAD_SLOT + START] = head.start;
-  heap[HEAD_SLOT + A_KEY] = start;
+  mm.heapVals[(HEAD_SLOT >> 1) + KEY] = start;
+  mm.heapVals[(HEAD_SLOT >> 1) + HOLE_SIZE] = size;
   heap[HEAD_SLOT + LIST_PREV] = HEAD_SLOT;
   heap[HEAD_SLOT + LIST_NEXT] = HEAD_SLOT;
-  heap[STACK_SLOT + STACK_PREV] = STACK_SLOT;
-  heap[STACK_SLOT + STACK_NEXT] = STACK_SLOT;
-  heap[HEAD_SLOT + MAX_LEFT] = 0;
-  heap[HEAD_SLOT + MAX_RIGHT] = 0;
-  rb_link_node(heap, mm.holes_addr, HEAD_SLOT, RB_NIL, false);
-  rb_insert_augmented(heap, mm.holes_addr, HEAD_SLOT, holeAddrAugment);
-  add_hole(mm, HEAD_SLOT, size);
+  addrTreeInit(mm.holes_addr, heap, mm.heapVals, HEAD_SLOT);
+  indexHole(mm, HEAD_SLOT);
   return 0;
 }
 
@@ -911,40 +864,103 @@ export function drm_mm_insert_node_in_range(
   DRM_MM_BUG_ON(drm_mm_node_allocated(node), "drm_mm_insert_node_in_range: node in use");
 
   if (size === 0 || range_end - range_start < size) return -ENOSPC;
-  // O(1) reject: the cached leftmost hole of holes_size is the largest.
-  if (mm.sizeClasses[mm.holes_size.rb_leftmost + C_KEY]! < size) return -ENOSPC;
+  // O(1) reject: the root of holes_addr knows the largest hole.
+  if (addrTreeMaxHole(mm.holes_addr) < size) return -ENOSPC;
 
   const align = alignment <= 1 ? 0 : alignment;
   const once = modeOnce(mode);
-  const high = base === DRM_MM_INSERT_HIGH;
   const heap = mm.heap;
-  for (
-    let hole = first_hole(mm, range_start, range_end, size, base);
-    hole !== RB_NIL;
-    hole = once ? RB_NIL : next_hole(mm, hole, size, base)
-  ) {
-    const hole_start = heap[hole + A_KEY]!;
-    const hole_end = hole_start + heap[hole + HOLE_SIZE]!;
-    // Address-ordered walks stop once they leave the range; BEST and EVICT visit every hole.
-    if (base === DRM_MM_INSERT_LOW && hole_start >= range_end) break;
-    if (high && hole_end <= range_start) break;
-    const start = placeInHole(
-      mm,
-      hole,
-      hole_start,
-      hole_end,
-      size,
-      align,
-      color,
-      range_start,
-      range_end,
-      high,
-    );
-    if (start === NO_FIT) continue;
-    linkNodeIntoHole(mm, hole, node, start, size, color);
-    return 0;
+  const vals = mm.heapVals;
+  // Each mode walks its own index; the candidate test and the linking are shared.
+  switch (base) {
+    case DRM_MM_INSERT_BEST: {
+      // Smallest fitting size first, newest first within a size; BEST never stops early.
+      const classes = mm.sizeClasses;
+      for (let c = best_class(mm, size); c !== RB_NIL; c = rb_prev(classes, HOLES_SIZE_LAYOUT, c)) {
+        for (let hole = classes[c + C_FIRST]!; hole !== RB_NIL; hole = heap[hole + SIZE_NEXT]!) {
+          const hole_start = vals[(hole >> 1) + KEY]!;
+          const hole_end = hole_start + vals[(hole >> 1) + HOLE_SIZE]!;
+          const start = placeInHole(
+            mm,
+            hole,
+            hole_start,
+            hole_end,
+            size,
+            align,
+            color,
+            range_start,
+            range_end,
+            false,
+          );
+          if (start !== NO_FIT) {
+            linkNodeIntoHole(mm, hole, node, start, size, color);
+            return 0;
+          }
+          if (once) return -ENOSPC;
+        }
+      }
+      return -ENOSPC;
+    }
+    case DRM_MM_INSERT_EVICT: {
+      // The hole stack from its top, newest first; never stops early.
+      for (let i = mm.hole_stack_len - 1; i >= 0; i = stackBelow(mm.hole_stack, i)) {
+        const hole = mm.hole_stack[i]!;
+        const hole_start = vals[(hole >> 1) + KEY]!;
+        const hole_end = hole_start + vals[(hole >> 1) + HOLE_SIZE]!;
+        const start = placeInHole(
+          mm,
+          hole,
+          hole_start,
+          hole_end,
+          size,
+          align,
+          color,
+          range_start,
+          range_end,
+          false,
+        );
+        if (start !== NO_FIT) {
+          linkNodeIntoHole(mm, hole, node, start, size, color);
+          return 0;
+        }
+        if (once) return -ENOSPC;
+      }
+      return -ENOSPC;
+    }
+    default: {
+      // LOW walks up from range_start and stops at range_end; HIGH walks down from range_end
+      // and stops at range_start. Subtrees without a hole of `size` are skipped whole.
+      const high = base === DRM_MM_INSERT_HIGH;
+      const tree = mm.holes_addr;
+      for (
+        let hole = first_hole_addr(mm, range_start, range_end, size, high);
+        hole !== RB_NIL;
+        hole = high ? addrTreePrev(tree, heap, hole, size) : addrTreeNext(tree, heap, hole, size)
+      ) {
+        const hole_start = vals[(hole >> 1) + KEY]!;
+        const hole_end = hole_start + vals[(hole >> 1) + HOLE_SIZE]!;
+        if (high ? hole_end <= range_start : hole_start >= range_end) break;
+        const start = placeInHole(
+          mm,
+          hole,
+          hole_start,
+          hole_end,
+          size,
+          align,
+          color,
+          range_start,
+          range_end,
+          high,
+        );
+        if (start !== NO_FIT) {
+          linkNodeIntoHole(mm, hole, node, start, size, color);
+          return 0;
+        }
+        if (once) return -ENOSPC;
+      }
+      return -ENOSPC;
+    }
   }
-  return -ENOSPC;
 }
 
 /**
@@ -988,12 +1004,13 @@ export function drm_mm_reserve_node(mm: drm_mm, node: drm_mm_node): number {
   const end = start + size;
   if (size === 0 || end > DRM_MM_ADDR_MAX) return -ENOSPC;
 
-  // With size 0 every subtree is usable, so this is a plain search for the hole at `start`.
-  const hole = find_hole_addr(mm, start, 0);
+  // The hole that can contain `start` follows the last node ending at or before it; there is
+  // none when `start` lies below the range.
+  const vals = mm.heapVals;
+  const hole = addrTreeLastBelow(mm.holes_addr, vals, start, true);
   if (hole === RB_NIL) return -ENOSPC;
-  const heap = mm.heap;
-  let adj_start = heap[hole + A_KEY]!;
-  let adj_end = adj_start + heap[hole + HOLE_SIZE]!;
+  let adj_start = vals[(hole >> 1) + KEY]!;
+  let adj_end = adj_start + vals[(hole >> 1) + HOLE_SIZE]!;
   const adjust = mm.color_adjust;
   if (adjust !== null) {
     const bounds = mm.colorAdjustBounds;
@@ -1024,14 +1041,18 @@ export function drm_mm_remove_node(node: drm_mm_node): void {
   const prev = heap[n + LIST_PREV]!;
   const next = heap[n + LIST_NEXT]!;
   // Upstream: rm_hole(node), rm_hole(prev), add_hole(prev). The freed span joins the holes on
-  // both sides into one hole after `prev`, which becomes the newest.
-  const merged = heap[next + START]! - heap[prev + A_KEY]!;
-  if (heap[n + HOLE_SIZE] !== 0) unindexHole(mm!, n);
-  if (heap[prev + HOLE_SIZE] !== 0) unindexHole(mm!, prev);
+  // both sides into one hole after `prev`, which becomes the newest. It reaches from prev's end
+  // to the end of node's hole; the slots say so even if the caller has changed node.size.
+  const vals = mm!.heapVals;
+  const hole = vals[(n >> 1) + HOLE_SIZE]!;
+  const merged = vals[(n >> 1) + KEY]! + hole - vals[(prev >> 1) + KEY]!;
+  if (hole !== 0) unindexHole(mm!, n);
+  if (vals[(prev >> 1) + HOLE_SIZE] !== 0) unindexHole(mm!, prev);
   heap[prev + LIST_NEXT] = next;
   heap[next + LIST_PREV] = prev;
-  rb_erase_augmented(heap, mm!.holes_addr, n, holeAddrAugment);
-  add_hole(mm!, prev, merged);
+  vals[(prev >> 1) + HOLE_SIZE] = merged;
+  addrTreeRemove(mm!.holes_addr, heap, vals, n, prev);
+  indexHole(mm!, prev);
 
   node.flags = 0;
   releaseSlot(mm!, node);
@@ -1055,7 +1076,7 @@ export function drm_mm_replace_node(old: drm_mm_node, replacement: drm_mm_node):
   replacement.color = old.color;
   replacement.flags = ALLOCATED;
   replacement.slot = old.slot;
-  mm!.slotNodes[old.slot / SLOT_STRIDE] = replacement;
+  mm!.slotNodes[old.slot >> SLOT_SHIFT] = replacement;
   old.flags = 0;
   old.slot = -1;
 }
@@ -1068,21 +1089,15 @@ export function drm_mm_replace_node(old: drm_mm_node, replacement: drm_mm_node):
  * or the head node when there is none. Nodes in a scan roster are still found.
  */
 export function __drm_mm_interval_first(mm: drm_mm, start: number, last: number): drm_mm_node {
-  // Nodes do not overlap, so the first one ending after `start` is the only candidate.
+  // Nodes do not overlap, so the first one ending after `start` is the only candidate: the
+  // successor of the last node ending at or before `start`.
   const heap = mm.heap;
-  let rb = mm.holes_addr.rb_node;
-  let first = RB_NIL;
-  while (rb !== RB_NIL) {
-    if (heap[rb + A_KEY]! > start) {
-      first = rb;
-      rb = heap[rb + A_LEFT]!;
-    } else {
-      rb = heap[rb + A_RIGHT]!;
-    }
-  }
+  const tree = mm.holes_addr;
+  const before = addrTreeLastBelow(tree, mm.heapVals, start, true);
+  let first = before === RB_NIL ? HEAD_SLOT : addrTreeNext(tree, heap, before, 0);
   // The head node keys at the range start; skip it when `start` lies below the range.
-  if (first === HEAD_SLOT) first = rb_next(heap, HOLES_ADDR_LAYOUT, HEAD_SLOT);
-  if (first !== RB_NIL && heap[first + START]! <= last) return nodeOf(mm, first);
+  if (first === HEAD_SLOT) first = addrTreeNext(tree, heap, HEAD_SLOT, 0);
+  if (first !== RB_NIL && nodeOf(mm, first).start <= last) return nodeOf(mm, first);
   return mm.head_node;
 }
 
@@ -1132,12 +1147,20 @@ export interface drm_mm_hole {
  * address order.
  */
 export function* drm_mm_for_each_hole(mm: drm_mm): Generator<drm_mm_hole, void, undefined> {
-  for (let n = mm.heap[STACK_SLOT + STACK_NEXT]!; n !== STACK_SLOT; ) {
-    const heap = mm.heap;
-    const next = heap[n + STACK_NEXT]!;
-    const hole_start = heap[n + A_KEY]!;
-    yield { pos: nodeOf(mm, n), hole_start, hole_end: hole_start + heap[n + HOLE_SIZE]! };
-    n = next;
+  // As the kernel's list walk, this tolerates changes to the hole just yielded: the next hole
+  // is looked up before yielding, and followed if a compaction of the log moved it meanwhile.
+  for (let i = stackBelow(mm.hole_stack, mm.hole_stack_len); i >= 0; ) {
+    const log = mm.hole_stack;
+    const vals = mm.heapVals;
+    const n = log[i]!;
+    const below = stackBelow(log, i);
+    const following = below >= 0 ? log[below]! : STACK_TOMBSTONE;
+    const epoch = mm.hole_stack_epoch;
+    const hole_start = vals[(n >> 1) + KEY]!;
+    yield { pos: nodeOf(mm, n), hole_start, hole_end: hole_start + vals[(n >> 1) + HOLE_SIZE]! };
+    if (following === STACK_TOMBSTONE) return;
+    i = mm.hole_stack_epoch === epoch ? below : mm.heap[following + STACK_POS]!;
+    if (mm.hole_stack[i] !== following) i = stackBelow(mm.hole_stack, i);
   }
 }
 
@@ -1243,8 +1266,8 @@ export function drm_mm_scan_add_block(scan: drm_mm_scan, node: drm_mm_node): boo
   const start = placeInHole(
     mm!,
     hole,
-    heap[hole + A_KEY]!,
-    heap[next + START]!,
+    mm!.heapVals[(hole >> 1) + KEY]!,
+    nodeOf(mm!, next).start,
     scan.size,
     scan.alignment,
     scan.color,
@@ -1303,19 +1326,21 @@ export function drm_mm_scan_color_evict(scan: drm_mm_scan): drm_mm_node | null {
 
   // The window's hole is normally the newest, but evicting may have freed others after it.
   const heap = mm!.heap;
-  let hole = heap[STACK_SLOT + STACK_NEXT]!;
-  while (hole !== STACK_SLOT) {
-    const hole_start = heap[hole + A_KEY]!;
-    if (hole_start <= scan.hit_start && hole_start + heap[hole + HOLE_SIZE]! >= scan.hit_end) {
+  const log = mm!.hole_stack;
+  let i = mm!.hole_stack_len - 1;
+  for (; i >= 0; i = stackBelow(log, i)) {
+    const h = log[i]! >> 1;
+    const hole_start = mm!.heapVals[h + KEY]!;
+    if (hole_start <= scan.hit_start && hole_start + mm!.heapVals[h + HOLE_SIZE]! >= scan.hit_end) {
       break;
     }
-    hole = heap[hole + STACK_NEXT]!;
   }
-  DRM_MM_BUG_ON(hole === STACK_SLOT, "drm_mm_scan_color_evict: no hole contains the window");
+  DRM_MM_BUG_ON(i < 0, "drm_mm_scan_color_evict: no hole contains the window");
+  const hole = log[i]!;
 
   const bounds = mm!.colorAdjustBounds;
-  bounds.start = heap[hole + A_KEY]!;
-  bounds.end = bounds.start + heap[hole + HOLE_SIZE]!;
+  bounds.start = mm!.heapVals[(hole >> 1) + KEY]!;
+  bounds.end = bounds.start + mm!.heapVals[(hole >> 1) + HOLE_SIZE]!;
   adjust(nodeOf(mm!, hole), scan.color, bounds);
   if (bounds.start > scan.hit_start) return nodeOf(mm!, hole);
   if (bounds.end < scan.hit_end) return nodeOf(mm!, heap[hole + LIST_NEXT]!);

@@ -8,10 +8,8 @@
 // describing the allocator as it was before the scan, so the checker derives the holes from the
 // tree of allocated nodes rather than from the list.
 
+import { checkAddrTree } from "./addr_tree.js";
 import {
-  A_KEY,
-  A_LEFT,
-  A_RIGHT,
   C_FIRST,
   C_KEY,
   CLASS_STRIDE,
@@ -22,24 +20,20 @@ import {
   drm_mm_node_scanned_block,
   HEAD_SLOT,
   HOLE_SIZE,
+  KEY,
   LIST_NEXT,
   LIST_PREV,
-  MAX_LEFT,
-  MAX_RIGHT,
-  SIZE_CLASS,
   SIZE_NEXT,
   SIZE_PREV,
+  SLOT_SHIFT,
   SLOT_STRIDE,
-  STACK_NEXT,
-  STACK_PREV,
-  STACK_SLOT,
-  START,
-  subtreeMaxHole,
+  STACK_POS,
+  STACK_TOMBSTONE,
 } from "./drm_mm.js";
 import { checkRbTree, RB_NIL, rb_first, rb_next, type rb_root } from "./rbtree.js";
 
 /** Slots of a tree in order. Stops after `limit` entries so that a cycle cannot hang it. */
-function inOrder(heap: Float64Array, root: rb_root, limit: number): number[] {
+function inOrder(heap: Int32Array, root: rb_root, limit: number): number[] {
   const out: number[] = [];
   for (let n = rb_first(heap, root); n !== RB_NIL && out.length <= limit; ) {
     out.push(n);
@@ -48,43 +42,31 @@ function inOrder(heap: Float64Array, root: rb_root, limit: number): number[] {
   return out;
 }
 
-function maxHoleProblem(heap: Float64Array, slots: readonly number[]): string | null {
-  for (const n of slots) {
-    for (const [side, child] of [
-      [MAX_LEFT, heap[n + A_LEFT]!],
-      [MAX_RIGHT, heap[n + A_RIGHT]!],
-    ] as const) {
-      const want = subtreeMaxHole(heap, child);
-      if (heap[n + side] !== want) {
-        const which = side === MAX_LEFT ? "left" : "right";
-        const at = heap[n + A_KEY];
-        return `${which} subtree_max_hole ${heap[n + side]} at ${at}, expected ${want}`;
-      }
-    }
-  }
-  return null;
-}
-
 /**
  * Checks every invariant of `mm` and returns one line per violation; an empty list means the
  * allocator is consistent:
- * - both trees are valid red-black trees with consistent parent links, and the null slot has
- *   never been written;
+ * - holes_addr is a valid B+tree (see addr_tree.ts: balanced, filled, maxima, keys, parent and
+ *   leaf links), the class tree a valid red-black tree, and the null slot, null class and null
+ *   tree node have never been written;
  * - holes_addr holds the head node and then every allocated node in address order; those are
  *   inside the range, non-empty, non-overlapping, marked allocated, owned by `mm`, and own
- *   their slot; every subtree_max_hole is the largest hole_size of its subtree;
+ *   their slot, whose key is the node's end;
  * - the node list is that order minus the nodes in a scan roster, linked both ways;
  * - every hole_size equals the gap to the next allocated node (the head owns the first gap),
  *   and nodes plus holes tile the range exactly;
  * - the nodes followed by a hole are exactly those in holes_size and hole_stack;
- * - holes_size is a tree of size classes, one per distinct hole size, largest first, caching
- *   the largest, each listing exactly the holes of its size;
+ * - holes_size is a tree of size classes, at most one per hole size, largest first, each
+ *   listing exactly the holes of its size, the newest pointing back at its class; every hole
+ *   size has a class, `classBySize` finds exactly these classes, and the class counts are
+ *   right;
+ * - hole_stack's live entries know their index, it counts them, and its top entry is live;
  * - scan_active counts the nodes marked as scanned.
  */
 export function drm_mm_check_invariants(mm: drm_mm): string[] {
   const problems: string[] = [];
   if (!drm_mm_initialized(mm)) return ["drm_mm is not initialized"];
   const heap = mm.heap;
+  const vals = mm.heapVals;
   const head = mm.head_node;
   const rangeStart = head.start + head.size;
   const rangeEnd = head.start;
@@ -92,22 +74,22 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
   for (let i = 0; i < SLOT_STRIDE; i++) {
     if (heap[i] !== 0) problems.push(`null slot field ${i} was written`);
   }
-  if (heap[HEAD_SLOT + A_KEY] !== rangeStart || heap[HEAD_SLOT + START] !== rangeEnd) {
-    problems.push("head slot keys do not match the range");
+  if (vals[(HEAD_SLOT >> 1) + KEY] !== rangeStart) {
+    problems.push("head slot key is not the range start");
   }
 
-  const addrProblem = checkRbTree(heap, mm.holes_addr);
-  if (addrProblem !== null) problems.push(`holes_addr: ${addrProblem}`);
+  const limit = mm.nextSlot / SLOT_STRIDE;
+  const addr = checkAddrTree(mm.holes_addr, heap, vals, limit);
+  if ("problem" in addr) problems.push(`holes_addr: ${addr.problem}`);
   const sizeProblem = checkRbTree(mm.sizeClasses, mm.holes_size);
   if (sizeProblem !== null) problems.push(`holes_size: ${sizeProblem}`);
   for (let i = 0; i < CLASS_STRIDE; i++) {
     if (mm.sizeClasses[i] !== 0) problems.push(`null size class field ${i} was written`);
   }
-  if (problems.length > 0) return problems;
+  if (problems.length > 0 || "problem" in addr) return problems;
 
   // Every node, from holes_addr: the head node first, then the allocated nodes.
-  const limit = mm.nextSlot / SLOT_STRIDE;
-  const byAddr = inOrder(heap, mm.holes_addr, limit);
+  const byAddr = addr.slots;
   if (byAddr[0] !== HEAD_SLOT) problems.push("holes_addr: the head node is not first");
   const slots = byAddr.slice(1);
   const nodes: drm_mm_node[] = [];
@@ -115,7 +97,7 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
   let prevEnd = rangeStart;
   let usedSize = 0;
   for (const n of slots) {
-    const node = mm.slotNodes[n / SLOT_STRIDE];
+    const node = mm.slotNodes[n >> SLOT_SHIFT];
     if (node === undefined || node.slot !== n) {
       problems.push(`slot ${n} in holes_addr has no node that owns it`);
       return problems;
@@ -125,8 +107,8 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
     if (!drm_mm_node_allocated(node)) problems.push(`${where} in the tree is not allocated`);
     if (node.mm !== mm) problems.push(`${where} belongs to another drm_mm`);
     if (!(node.size > 0)) problems.push(`${where} is empty`);
-    if (heap[n + START] !== node.start || heap[n + A_KEY] !== node.start + node.size) {
-      problems.push(`${where}: slot keys disagree with the node`);
+    if (vals[(n >> 1) + KEY] !== node.start + node.size) {
+      problems.push(`${where}: slot key disagrees with the node`);
     }
     if (node.start < prevEnd) problems.push(`${where} overlaps its predecessor or the range start`);
     if (node.start + node.size > rangeEnd) problems.push(`${where} passes the range end`);
@@ -139,8 +121,6 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
   }
   const inUse = new Set(byAddr);
   if (mm.freeSlots.some((n) => inUse.has(n))) problems.push("a free slot is in use");
-  const maxProblem = maxHoleProblem(heap, byAddr);
-  if (maxProblem !== null) problems.push(`holes_addr: ${maxProblem}`);
 
   // The node list holds the allocated nodes that are not in a roster, in the same order.
   const listed = slots.filter((_, i) => !drm_mm_node_scanned_block(nodes[i]!));
@@ -165,9 +145,9 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
   let freeSize = 0;
   for (let i = 0; i < owners.length; i++) {
     const n = owners[i]!;
-    const holeStart = heap[n + A_KEY]!;
-    const holeEnd = i + 1 < owners.length ? heap[owners[i + 1]! + START]! : rangeEnd;
-    const size = heap[n + HOLE_SIZE]!;
+    const holeStart = vals[(n >> 1) + KEY]!;
+    const holeEnd = i + 1 < owners.length ? nodes[i]!.start : rangeEnd;
+    const size = vals[(n >> 1) + HOLE_SIZE]!;
     if (size !== holeEnd - holeStart) {
       problems.push(`hole after ${holeStart}: hole_size ${size}, expected ${holeEnd - holeStart}`);
     }
@@ -178,23 +158,25 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
     problems.push(`nodes (${usedSize}) and holes (${freeSize}) do not tile the range`);
   }
 
-  // holes_size: a tree of size classes, largest first with the largest cached, each listing the
-  // holes of its size. Together they index exactly the holders.
+  // holes_size: a tree of size classes, largest first, each listing the holes of its size.
+  // Together they index exactly the holders.
   const classes = mm.sizeClasses;
   const classSlots = inOrder(classes, mm.holes_size, mm.nextClass / CLASS_STRIDE);
   const bySize: number[] = [];
+  let empty = 0;
   for (let i = 0; i < classSlots.length; i++) {
     const c = classSlots[i]!;
-    const size = classes[c + C_KEY]!;
-    if (i > 0 && !(size < classes[classSlots[i - 1]! + C_KEY]!)) {
+    const size = mm.sizeClassKeys[(c >> 1) + C_KEY]!;
+    if (i > 0 && !(size < mm.sizeClassKeys[(classSlots[i - 1]! >> 1) + C_KEY]!)) {
       problems.push(`holes_size: classes not strictly largest first at position ${i}`);
     }
-    if (classes[c + C_FIRST] === RB_NIL) problems.push(`holes_size: class ${size} is empty`);
-    for (let n = classes[c + C_FIRST]!, prev = RB_NIL; n !== RB_NIL; ) {
+    if (mm.classBySize.get(size) !== c) problems.push(`holes_size: class ${size} is not mapped`);
+    if (classes[c + C_FIRST] === RB_NIL) empty++;
+    for (let n = classes[c + C_FIRST]!, prev = -c; n !== RB_NIL; ) {
       if (heap[n + SIZE_PREV] !== prev) problems.push("holes_size: class list back link broken");
-      if (heap[n + SIZE_CLASS] !== c) problems.push(`holes_size: hole not linked to class ${size}`);
-      if (heap[n + HOLE_SIZE] !== size)
+      if (vals[(n >> 1) + HOLE_SIZE] !== size) {
         problems.push(`holes_size: hole of another size in ${size}`);
+      }
       bySize.push(n);
       if (bySize.length > owners.length) {
         problems.push("holes_size: a class list has a cycle");
@@ -205,24 +187,33 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
     }
   }
   checkSameSet("holes_size", bySize, holders, problems);
-  if (mm.holes_size.rb_leftmost !== (classSlots[0] ?? RB_NIL)) {
-    problems.push("holes_size: cached leftmost is not the largest class");
+  if (mm.classBySize.size !== classSlots.length || mm.classCount !== classSlots.length) {
+    problems.push(
+      `holes_size: ${classSlots.length} classes, ${mm.classBySize.size} mapped, ` +
+        `${mm.classCount} counted`,
+    );
+  }
+  if (mm.emptyClasses !== empty) {
+    problems.push(`holes_size: ${empty} empty classes, ${mm.emptyClasses} counted`);
   }
   const liveClasses = new Set(classSlots);
   if (mm.freeClasses.some((c) => liveClasses.has(c))) problems.push("a free size class is in use");
 
-  // hole_stack: the holders, each once, linked both ways.
+  // hole_stack: the holders, each once, each knowing its index; the top entry is live.
+  const log = mm.hole_stack;
+  const len = mm.hole_stack_len;
+  if (!(len >= 0 && len <= log.length)) problems.push(`hole_stack: length ${len} out of bounds`);
+  if (len > 0 && log[len - 1] === STACK_TOMBSTONE)
+    problems.push("hole_stack: the top is a tombstone");
   const stacked: number[] = [];
-  for (let n = heap[STACK_SLOT + STACK_NEXT]!; n !== STACK_SLOT; n = heap[n + STACK_NEXT]!) {
-    if (heap[heap[n + STACK_NEXT]! + STACK_PREV] !== n) {
-      problems.push("hole_stack: back link broken");
-      break;
-    }
+  for (let i = 0; i < len; i++) {
+    const n = log[i]!;
+    if (n === STACK_TOMBSTONE) continue;
+    if (heap[n + STACK_POS] !== i) problems.push(`hole_stack: entry ${i} does not know its index`);
     stacked.push(n);
-    if (stacked.length > owners.length) {
-      problems.push("hole_stack: longer than the number of possible holes (a cycle?)");
-      break;
-    }
+  }
+  if (stacked.length !== mm.hole_stack_live) {
+    problems.push(`hole_stack: ${stacked.length} live entries, counted ${mm.hole_stack_live}`);
   }
   checkSameSet("hole_stack", stacked, holders, problems);
   return problems;

@@ -1,28 +1,29 @@
-// Red-black trees for drm_mm, modelled on the kernel's lib/rbtree.c, include/linux/rbtree.h and
-// include/linux/rbtree_augmented.h (Linux 6.x).
+// Red-black trees for drm_mm, modelled on the kernel's lib/rbtree.c and include/linux/rbtree.h
+// (Linux 6.x). drm_mm uses one, for its size classes (holes_size).
 //
 // The kernel's trees are intrusive: the structure embeds an `rb_node` per tree. Here every tree
-// node is a *slot* of a shared Float64Array (the heap), and a node is named by the offset of
-// its slot; several trees share one slot, each using its own fields, described by an
-// `rb_layout`. Offset 0 is the null node: its fields are never written, so it reads as a black
-// node with no children, like a NULL child in the kernel. Keeping the links in a typed array
-// instead of in objects makes a tree descent touch one cache line per level and makes link
-// updates plain stores without garbage-collector write barriers; that is what lets drm_mm stay
-// fast at a million nodes.
+// node is a record of an Int32Array (the heap), and a node is named by the offset of its
+// record; the tree's fields inside each record are described by an `rb_layout`. Offset 0 is
+// the null node: its fields are never written, so it reads as a black node with no children,
+// like a NULL child in the kernel. Links are int32 so that following one never converts a
+// double to an index (which made a dependent load about twice as slow in V8), and updating one
+// is a plain store without a garbage-collector write barrier. Keys are the caller's business:
+// these functions only read and write links and colors.
 //
 // As in the kernel, callers do their own descent to find the link position (`rb_link_node`)
-// and then rebalance with `rb_insert_color` or its augmented and cached variants. Rebalancing
-// follows the kernel's algorithm case by case.
+// and then rebalance with `rb_insert_color` or its cached variant. Rebalancing follows the
+// kernel's algorithm case by case.
 //
-// Left out: the lockless-lookup write ordering (WRITE_ONCE, latch trees), the `rb_add` helpers,
-// and packing the color into the parent pointer (the color is its own field: 1 red, 0 black).
+// Left out: the augmented-tree callbacks (drm_mm's address index, which needed them, is the
+// B+tree in addr_tree.ts), the lockless-lookup write ordering (WRITE_ONCE, latch trees), the
+// `rb_add` helpers, and packing the color into the parent pointer (the color is its own field:
+// 1 red, 0 black).
 
 /** The null node. */
 export const RB_NIL = 0;
 
 /** Where one tree keeps its fields inside each slot of the heap, as offsets from the slot. */
 export interface rb_layout {
-  readonly key: number;
   readonly left: number;
   readonly right: number;
   readonly parent: number;
@@ -40,22 +41,9 @@ export class rb_root_cached extends rb_root {
   rb_leftmost = RB_NIL;
 }
 
-/**
- * Callbacks that keep a per-node augmented value (a function of the node and its subtree)
- * correct through insertion, erasure and rotations; the kernel's `struct rb_augment_callbacks`.
- */
-export interface rb_augment_callbacks {
-  /** Recomputes the value from `node` up to (not including) `stop`. */
-  propagate(heap: Float64Array, node: number, stop: number): void;
-  /** `replacement` takes `old`'s place in the tree, so it takes over its subtree's value. */
-  copy(heap: Float64Array, old: number, replacement: number): void;
-  /** `replacement` rotated above `old`: it takes the old subtree value, `old` is recomputed. */
-  rotate(heap: Float64Array, old: number, replacement: number): void;
-}
-
 /** Links `node` as a red leaf under `parent` (or as the root when `parent` is RB_NIL). */
 export function rb_link_node(
-  heap: Float64Array,
+  heap: Int32Array,
   root: rb_root,
   node: number,
   parent: number,
@@ -72,7 +60,7 @@ export function rb_link_node(
 }
 
 function changeChild(
-  heap: Float64Array,
+  heap: Int32Array,
   root: rb_root,
   old: number,
   replacement: number,
@@ -86,7 +74,7 @@ function changeChild(
 
 /** `replacement` takes `old`'s parent and color; `old` hangs below it with color `red`. */
 function rotateSetParents(
-  heap: Float64Array,
+  heap: Int32Array,
   root: rb_root,
   old: number,
   replacement: number,
@@ -102,12 +90,7 @@ function rotateSetParents(
 }
 
 /** Restores the red-black properties after `node` was linked as a red leaf. */
-function insertFixup(
-  heap: Float64Array,
-  root: rb_root,
-  node: number,
-  augment: rb_augment_callbacks | null,
-): void {
+function insertFixup(heap: Int32Array, root: rb_root, node: number): void {
   const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
   let parent = heap[node + PARENT]!;
   for (;;) {
@@ -143,7 +126,6 @@ function insertFixup(
         }
         heap[parent + PARENT] = node;
         heap[parent + RED] = 1;
-        augment?.rotate(heap, parent, node);
         parent = node;
         tmp = heap[node + RIGHT]!;
       }
@@ -155,7 +137,6 @@ function insertFixup(
         heap[tmp + RED] = 0;
       }
       rotateSetParents(heap, root, gparent, parent, 1);
-      augment?.rotate(heap, gparent, parent);
       return;
     }
     // parent is gparent's right child: the mirror image of the cases above.
@@ -179,7 +160,6 @@ function insertFixup(
       }
       heap[parent + PARENT] = node;
       heap[parent + RED] = 1;
-      augment?.rotate(heap, parent, node);
       parent = node;
       tmp = heap[node + LEFT]!;
     }
@@ -190,7 +170,6 @@ function insertFixup(
       heap[tmp + RED] = 0;
     }
     rotateSetParents(heap, root, gparent, parent, 1);
-    augment?.rotate(heap, gparent, parent);
     return;
   }
 }
@@ -199,19 +178,13 @@ function insertFixup(
  * Unlinks `node` and returns the node from which black heights must be rebalanced, or RB_NIL
  * when local recoloring already settled it.
  */
-function eraseUnlink(
-  heap: Float64Array,
-  root: rb_root,
-  node: number,
-  augment: rb_augment_callbacks | null,
-): number {
+function eraseUnlink(heap: Int32Array, root: rb_root, node: number): number {
   const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
   const child = heap[node + RIGHT]!;
   const nodeLeft = heap[node + LEFT]!;
   const nodeParent = heap[node + PARENT]!;
   const nodeRed = heap[node + RED]!;
   let rebalance: number;
-  let propagateFrom: number;
   if (nodeLeft === RB_NIL) {
     // At most one child (the right one). If there is one it is red and node is black, so
     // giving the child node's place and color keeps every black height.
@@ -223,14 +196,12 @@ function eraseUnlink(
     } else {
       rebalance = nodeRed === 1 ? RB_NIL : nodeParent;
     }
-    propagateFrom = nodeParent;
   } else if (child === RB_NIL) {
     // Exactly one child, the left one: same as above.
     heap[nodeLeft + PARENT] = nodeParent;
     heap[nodeLeft + RED] = nodeRed;
     changeChild(heap, root, node, nodeLeft, nodeParent);
     rebalance = RB_NIL;
-    propagateFrom = nodeParent;
   } else {
     // Two children: the in-order successor takes node's place.
     let successor = child;
@@ -241,7 +212,6 @@ function eraseUnlink(
       // The successor is node's right child.
       parent = successor;
       child2 = heap[successor + RIGHT]!;
-      augment?.copy(heap, node, successor);
     } else {
       // The successor is the leftmost node of node's right subtree.
       do {
@@ -253,8 +223,6 @@ function eraseUnlink(
       heap[parent + LEFT] = child2;
       heap[successor + RIGHT] = child;
       heap[child + PARENT] = successor;
-      augment?.copy(heap, node, successor);
-      augment?.propagate(heap, parent, successor);
     }
     heap[successor + LEFT] = nodeLeft;
     heap[nodeLeft + PARENT] = successor;
@@ -268,19 +236,12 @@ function eraseUnlink(
     }
     heap[successor + PARENT] = nodeParent;
     heap[successor + RED] = nodeRed;
-    propagateFrom = successor;
   }
-  augment?.propagate(heap, propagateFrom, RB_NIL);
   return rebalance;
 }
 
 /** Restores black heights after a black leaf was removed below `parent`. */
-function eraseFixup(
-  heap: Float64Array,
-  root: rb_root,
-  parent: number,
-  augment: rb_augment_callbacks | null,
-): void {
+function eraseFixup(heap: Int32Array, root: rb_root, parent: number): void {
   const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
   let node = RB_NIL;
   for (;;) {
@@ -300,7 +261,6 @@ function eraseFixup(
         heap[tmp1 + PARENT] = parent;
         heap[tmp1 + RED] = 0;
         rotateSetParents(heap, root, parent, sibling, 1);
-        augment?.rotate(heap, parent, sibling);
         sibling = tmp1;
       }
       tmp1 = heap[sibling + RIGHT]!;
@@ -328,7 +288,6 @@ function eraseFixup(
           heap[tmp1 + PARENT] = sibling;
           heap[tmp1 + RED] = 0;
         }
-        augment?.rotate(heap, sibling, tmp2);
         tmp1 = sibling;
         sibling = tmp2;
       }
@@ -340,7 +299,6 @@ function eraseFixup(
       heap[tmp1 + RED] = 0;
       if (tmp2 !== RB_NIL) heap[tmp2 + PARENT] = parent;
       rotateSetParents(heap, root, parent, sibling, 0);
-      augment?.rotate(heap, parent, sibling);
       return;
     }
     // node is parent's right child: the mirror image of the cases above.
@@ -354,7 +312,6 @@ function eraseFixup(
       heap[tmp1 + PARENT] = parent;
       heap[tmp1 + RED] = 0;
       rotateSetParents(heap, root, parent, sibling, 1);
-      augment?.rotate(heap, parent, sibling);
       sibling = tmp1;
     }
     tmp1 = heap[sibling + LEFT]!;
@@ -380,7 +337,6 @@ function eraseFixup(
         heap[tmp1 + PARENT] = sibling;
         heap[tmp1 + RED] = 0;
       }
-      augment?.rotate(heap, sibling, tmp2);
       tmp1 = sibling;
       sibling = tmp2;
     }
@@ -391,65 +347,40 @@ function eraseFixup(
     heap[tmp1 + RED] = 0;
     if (tmp2 !== RB_NIL) heap[tmp2 + PARENT] = parent;
     rotateSetParents(heap, root, parent, sibling, 0);
-    augment?.rotate(heap, parent, sibling);
     return;
   }
 }
 
 /** Rebalances after `rb_link_node`. */
-export function rb_insert_color(heap: Float64Array, root: rb_root, node: number): void {
-  insertFixup(heap, root, node, null);
+export function rb_insert_color(heap: Int32Array, root: rb_root, node: number): void {
+  insertFixup(heap, root, node);
 }
 
 /** Rebalances after `rb_link_node`; `leftmost` says the node was linked as the new first node. */
 export function rb_insert_color_cached(
-  heap: Float64Array,
+  heap: Int32Array,
   root: rb_root_cached,
   node: number,
   leftmost: boolean,
 ): void {
   if (leftmost) root.rb_leftmost = node;
-  insertFixup(heap, root, node, null);
-}
-
-/**
- * Rebalances after `rb_link_node` in an augmented tree. The caller must already have updated
- * the augmented values on the path from the root to the new node, as the kernel requires.
- */
-export function rb_insert_augmented(
-  heap: Float64Array,
-  root: rb_root,
-  node: number,
-  augment: rb_augment_callbacks,
-): void {
-  insertFixup(heap, root, node, augment);
+  insertFixup(heap, root, node);
 }
 
 /** Removes `node` from the tree. */
-export function rb_erase(heap: Float64Array, root: rb_root, node: number): void {
-  const rebalance = eraseUnlink(heap, root, node, null);
-  if (rebalance !== RB_NIL) eraseFixup(heap, root, rebalance, null);
+export function rb_erase(heap: Int32Array, root: rb_root, node: number): void {
+  const rebalance = eraseUnlink(heap, root, node);
+  if (rebalance !== RB_NIL) eraseFixup(heap, root, rebalance);
 }
 
 /** Removes `node` from a cached tree, advancing the cached leftmost node if needed. */
-export function rb_erase_cached(heap: Float64Array, root: rb_root_cached, node: number): void {
+export function rb_erase_cached(heap: Int32Array, root: rb_root_cached, node: number): void {
   if (root.rb_leftmost === node) root.rb_leftmost = rb_next(heap, root.layout, node);
   rb_erase(heap, root, node);
 }
 
-/** Removes `node` from an augmented tree, keeping the augmented values correct. */
-export function rb_erase_augmented(
-  heap: Float64Array,
-  root: rb_root,
-  node: number,
-  augment: rb_augment_callbacks,
-): void {
-  const rebalance = eraseUnlink(heap, root, node, augment);
-  if (rebalance !== RB_NIL) eraseFixup(heap, root, rebalance, augment);
-}
-
 /** The next node in order, or RB_NIL. */
-export function rb_next(heap: Float64Array, L: rb_layout, node: number): number {
+export function rb_next(heap: Int32Array, L: rb_layout, node: number): number {
   let n = heap[node + L.right]!;
   if (n !== RB_NIL) {
     for (let l = heap[n + L.left]!; l !== RB_NIL; l = heap[n + L.left]!) n = l;
@@ -465,7 +396,7 @@ export function rb_next(heap: Float64Array, L: rb_layout, node: number): number 
 }
 
 /** The previous node in order, or RB_NIL. */
-export function rb_prev(heap: Float64Array, L: rb_layout, node: number): number {
+export function rb_prev(heap: Int32Array, L: rb_layout, node: number): number {
   let n = heap[node + L.left]!;
   if (n !== RB_NIL) {
     for (let r = heap[n + L.right]!; r !== RB_NIL; r = heap[n + L.right]!) n = r;
@@ -481,7 +412,7 @@ export function rb_prev(heap: Float64Array, L: rb_layout, node: number): number 
 }
 
 /** The first node in order, or RB_NIL for an empty tree. */
-export function rb_first(heap: Float64Array, root: rb_root): number {
+export function rb_first(heap: Int32Array, root: rb_root): number {
   let n = root.rb_node;
   if (n === RB_NIL) return RB_NIL;
   for (let l = heap[n + root.layout.left]!; l !== RB_NIL; l = heap[n + root.layout.left]!) n = l;
@@ -489,7 +420,7 @@ export function rb_first(heap: Float64Array, root: rb_root): number {
 }
 
 /** The last node in order, or RB_NIL for an empty tree. */
-export function rb_last(heap: Float64Array, root: rb_root): number {
+export function rb_last(heap: Int32Array, root: rb_root): number {
   let n = root.rb_node;
   if (n === RB_NIL) return RB_NIL;
   for (let r = heap[n + root.layout.right]!; r !== RB_NIL; r = heap[n + root.layout.right]!) n = r;
@@ -498,10 +429,10 @@ export function rb_last(heap: Float64Array, root: rb_root): number {
 
 /**
  * Puts `replacement` in `victim`'s place without rebalancing. The caller guarantees that
- * `replacement` sorts exactly where `victim` did, and fixes up any augmented value.
+ * `replacement` sorts exactly where `victim` did.
  */
 export function rb_replace_node(
-  heap: Float64Array,
+  heap: Int32Array,
   root: rb_root,
   victim: number,
   replacement: number,
@@ -521,7 +452,7 @@ export function rb_replace_node(
 
 /** `rb_replace_node` for a cached tree: the leftmost cache follows the replacement. */
 export function rb_replace_node_cached(
-  heap: Float64Array,
+  heap: Int32Array,
   root: rb_root_cached,
   victim: number,
   replacement: number,
@@ -536,7 +467,7 @@ export function rb_replace_node_cached(
  * back at its parent, and no node appears twice. Returns a description of the first violation,
  * or null. Read-only; used by the drm_mm invariant checker.
  */
-export function checkRbTree(heap: Float64Array, root: rb_root): string | null {
+export function checkRbTree(heap: Int32Array, root: rb_root): string | null {
   const { left: LEFT, right: RIGHT, parent: PARENT, red: RED } = root.layout;
   const top = root.rb_node;
   if (top === RB_NIL) return null;

@@ -15,6 +15,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { addrTreeHeight } from "../../src/drm_mm/addr_tree.js";
 import {
   DRM_MM_INSERT_BEST,
   DRM_MM_INSERT_EVICT,
@@ -58,6 +59,8 @@ type Op =
     }
   | { kind: "reserve"; start: number; size: number; color: number }
   | { kind: "remove"; pick: number }
+  | { kind: "fill"; count: number; size: number; alignment: number; mode: number }
+  | { kind: "thin"; every: number; offset: number }
   | { kind: "replace"; pick: number }
   | {
       kind: "scan";
@@ -136,6 +139,81 @@ const setupArb: fc.Arbitrary<Setup> = fc.record({
   size: fc.integer({ min: 1, max: 200 }),
   colored: fc.boolean(),
   ops: fc.array(opArb, { maxLength: 60 }),
+});
+
+// Allocators of thousands of nodes, so that holes_addr (a B+tree of up to 32 entries per tree
+// node) grows several levels, splits, merges, evens out and shrinks again: bulk fills, bulk
+// removals that thin out the node list, and the usual operations at a larger scale.
+const modeArb = fc.constantFrom(
+  DRM_MM_INSERT_BEST,
+  DRM_MM_INSERT_LOW,
+  DRM_MM_INSERT_HIGH,
+  DRM_MM_INSERT_EVICT,
+);
+const bigAlignmentArb = fc.oneof(fc.constant(0), fc.integer({ min: 2, max: 9 }), fc.constant(64));
+const bigOpArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("fill" as const),
+      count: fc.integer({ min: 200, max: 900 }),
+      size: fc.integer({ min: 1, max: 8 }),
+      alignment: bigAlignmentArb,
+      mode: modeArb,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("thin" as const),
+      every: fc.integer({ min: 2, max: 6 }),
+      offset: fc.nat(),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant("insert" as const),
+      size: fc.integer({ min: 1, max: 300 }),
+      alignment: bigAlignmentArb,
+      color: colorArb,
+      mode: modeArb,
+      once: fc.boolean(),
+      rangeStart: fc.integer({ min: 0, max: 20000 }),
+      rangeLength: fc.integer({ min: 0, max: 24000 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("reserve" as const),
+      start: fc.integer({ min: 0, max: 24000 }),
+      size: fc.integer({ min: 0, max: 100 }),
+      color: colorArb,
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("remove" as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("replace" as const), pick: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("scan" as const),
+      size: fc.integer({ min: 1, max: 400 }),
+      alignment: bigAlignmentArb,
+      color: colorArb,
+      high: fc.boolean(),
+      rangeStart: fc.integer({ min: 0, max: 10000 }),
+      rangeLength: fc.integer({ min: 2000, max: 24000 }),
+      order: fc.array(fc.nat(), { maxLength: 40 }),
+    }),
+  },
+);
+
+const bigSetupArb: fc.Arbitrary<Setup> = fc.record({
+  start: fc.integer({ min: 0, max: 16 }),
+  size: fc.integer({ min: 4000, max: 24000 }),
+  colored: fc.boolean(),
+  ops: fc.array(bigOpArb, { minLength: 10, maxLength: 30 }),
 });
 
 // ------------------------------------------------------------------------------------------
@@ -230,6 +308,12 @@ class Run {
         break;
       case "remove":
         this.remove(op.pick);
+        break;
+      case "fill":
+        this.fill(op);
+        break;
+      case "thin":
+        this.thin(op);
         break;
       case "replace":
         this.replace(op.pick);
@@ -326,6 +410,47 @@ class Run {
       expect(drm_mm_reserve_node(this.mm, node)).toBe(-ENOSPC);
     }
     this.check("after reserve");
+  }
+
+  /** Many insertions in a row; each must land in a feasible hole, as `insert` checks. */
+  fill(op: Extract<Op, { kind: "fill" }>): void {
+    let placed = 0;
+    for (let i = 0; i < op.count; i++) {
+      const node = new drm_mm_node();
+      const size = 1 + ((i * 7) % op.size);
+      const err = drm_mm_insert_node_in_range(
+        this.mm,
+        node,
+        size,
+        op.alignment,
+        0,
+        this.rangeStart,
+        this.rangeEnd,
+        op.mode,
+      );
+      if (err !== 0) {
+        expect(err).toBe(-ENOSPC);
+        break;
+      }
+      if (op.alignment > 1) expect(node.start % op.alignment).toBe(0);
+      this.nodes.push(node);
+      placed++;
+    }
+    this.log.push(`fill ${JSON.stringify(op)} -> ${placed}`);
+    this.check("after fill");
+  }
+
+  /** Removes all nodes but every `every`-th, in list order. */
+  thin(op: Extract<Op, { kind: "thin" }>): void {
+    const keep: drm_mm_node[] = [];
+    this.nodes.forEach((node, i) => {
+      if ((i + op.offset) % op.every === 0) keep.push(node);
+      else drm_mm_remove_node(node);
+    });
+    this.log.push(`thin ${JSON.stringify(op)}: ${this.nodes.length} -> ${keep.length}`);
+    this.nodes.length = 0;
+    this.nodes.push(...keep);
+    this.check("after thin");
   }
 
   remove(pick: number): void {
@@ -434,6 +559,25 @@ describe("drm_mm properties", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("keeps every invariant with thousands of nodes", () => {
+    let tallest = 0;
+    let most = 0;
+    fc.assert(
+      fc.property(bigSetupArb, (setup) => {
+        const run = new Run(setup);
+        for (const op of setup.ops) {
+          run.apply(op);
+          tallest = Math.max(tallest, addrTreeHeight(run.mm.holes_addr));
+          most = Math.max(most, run.nodes.length);
+        }
+      }),
+      { numRuns: 16 },
+    );
+    // The runs did reach the sizes they are for.
+    expect(most).toBeGreaterThan(1500);
+    expect(tallest).toBeGreaterThanOrEqual(3);
   });
 
   it("replays a run exactly from a fixed seed", () => {

@@ -1,0 +1,734 @@
+// holes_addr for drm_mm: every node of an allocator, the head node first, in address order, in a
+// B+tree whose leaf entries carry each node's hole size and whose inner entries carry the
+// largest hole below them. It stands in for two red-black trees of drivers/gpu/drm/drm_mm.c:
+// `holes_addr`, augmented with `subtree_max_hole` (what LOW, HIGH and reserve search), and the
+// interval tree of allocated nodes (what __drm_mm_interval_first() searches). A node without a
+// hole counts as a hole of size 0, which no search for a positive size can use, so a hole that
+// appears, grows, shrinks or vanishes changes one number in place.
+//
+// Why a B+tree (measured with bench/drm_mm.ts): a red-black tree of a million nodes is about 25
+// levels deep, and keeping subtree_max_hole right climbed about 20 of them per insert and
+// remove, each a cache miss. Here a leaf holds up to FANOUT nodes and an inner node up to FANOUT
+// children, so a million nodes need five levels, of which only the leaf is usually not in
+// cache, and the maxima of a node's entries sit next to each other, so recomputing one is a
+// short scan of one array instead of pointer chasing. Most updates touch only the leaf: a new
+// hole is carved out of its predecessor's, and a merged hole covers the ones it replaces, so
+// the old and new sizes usually settle the leaf's maximum without a scan.
+//
+// What it models and leaves out: it keeps upstream's answers for everything that depends only
+// on address order and hole sizes (the in-order walks of LOW and HIGH, reserve's lookup, the
+// first node overlapping an address). Which hole a search "lands" on first is shape-dependent
+// upstream; drm_mm.ts defines it here without reference to any tree shape (see
+// first_hole_addr there). There is no lockless lookup and no interval-tree "last" value: nodes
+// never overlap, so the first node ending after an address is the only one that can overlap
+// anything from that address on.
+//
+// Storage. Numbers that are links (entry counts, parents, slots, child nodes) are int32 and
+// numbers that are addresses or sizes are float64; each record keeps both kinds side by side in
+// one ArrayBuffer, seen through an Int32Array and a Float64Array, so that following a link
+// never converts a double to an index (which made a dependent load about twice as slow in V8)
+// and a record stays in as few cache lines as possible. A record is named by its offset in the
+// Int32Array; its float64 fields are at (offset >> 1) + field. Offset 0 is the null record.
+//
+// Tree nodes live in `tree.nodes` / `tree.nodeVals`. The allocator's nodes are slots of the
+// allocator's heap (see drm_mm.ts), named the same way; this file reads three fields of each
+// slot: SLOT_KEY (float64: the node's end, where its hole starts; for the head node the range
+// start), SLOT_HOLE (float64: its hole size) and SLOT_LEAF (int32: the leaf holding it, which
+// this file maintains).
+//
+// Invariants (checked by checkAddrTree): all leaves are at level 0 and every path from the root
+// has the same length; a non-root tree node has MIN_FILL to FANOUT entries, an inner root at
+// least 2; every entry's max is the hole size (leaf) or the child's T_MAX (inner), and T_MAX is
+// the largest max of the node's entries; an inner entry's key is the SLOT_KEY of the first slot
+// below it; parents and SLOT_LEAF point back.
+
+/** Float64 slot fields read here; drm_mm.ts lays out the rest of each slot around them. */
+export const SLOT_KEY = 0;
+export const SLOT_HOLE = 1;
+/** Int32 slot field maintained here. */
+export const SLOT_LEAF = 9;
+
+/** Entries per tree node, at most. */
+export const FANOUT = 32;
+/** Entries per tree node, at least, except in the root. */
+export const MIN_FILL = 8;
+
+/** Int32 tree node fields: entry count, parent (0 at the root), level (0 for leaves). */
+export const T_COUNT = 0;
+export const T_PARENT = 1;
+export const T_LEVEL = 2;
+/** Int32, per entry: the slot (leaf) or child tree node (inner). */
+export const T_IDS = 4;
+/** Float64 tree node fields: the largest max of the entries. */
+export const T_MAX = (T_IDS + FANOUT) >> 1;
+/** Float64, per entry: the slot's hole size (leaf) or the child's T_MAX (inner). */
+export const T_MAXES = T_MAX + 1;
+/** Float64, per entry, inner nodes only: the SLOT_KEY of the first slot below the child. */
+export const T_KEYS = T_MAXES + FANOUT;
+/** Int32s per tree node (even, so that the float64 fields stay aligned). */
+export const TREE_NODE_STRIDE = 2 * (T_KEYS + FANOUT);
+
+/** The tree: its node records, root, and the records released for reuse. */
+export class hole_addr_tree {
+  nodes = new Int32Array(0);
+  nodeVals = new Float64Array(0);
+  root = 0;
+  freeNodes: number[] = [];
+  nextNode = 0;
+}
+
+/** A broken tree invariant, found while updating it: the tree was corrupted. */
+function corrupted(what: string): never {
+  throw new Error(`drm_mm holes_addr corrupted: ${what}`);
+}
+
+function allocTreeNode(t: hole_addr_tree, level: number): number {
+  let n = t.freeNodes.pop();
+  if (n === undefined) {
+    n = t.nextNode;
+    t.nextNode += TREE_NODE_STRIDE;
+    if (t.nextNode > t.nodes.length) {
+      const grown = new ArrayBuffer(t.nodes.length * 8);
+      new Int32Array(grown).set(t.nodes);
+      t.nodes = new Int32Array(grown);
+      t.nodeVals = new Float64Array(grown);
+    }
+  }
+  const nodes = t.nodes;
+  nodes[n + T_COUNT] = 0;
+  nodes[n + T_PARENT] = 0;
+  nodes[n + T_LEVEL] = level;
+  t.nodeVals[(n >> 1) + T_MAX] = 0;
+  return n;
+}
+
+function freeTreeNode(t: hole_addr_tree, n: number): void {
+  t.nodes[n + T_COUNT] = 0;
+  t.freeNodes.push(n);
+}
+
+/** Empties the tree and puts the head slot in it as the only entry. */
+export function addrTreeInit(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  head: number,
+): void {
+  const buffer = new ArrayBuffer(16 * TREE_NODE_STRIDE * 4);
+  t.nodes = new Int32Array(buffer);
+  t.nodeVals = new Float64Array(buffer);
+  t.freeNodes = [];
+  t.nextNode = TREE_NODE_STRIDE;
+  const leaf = allocTreeNode(t, 0);
+  const hole = heapVals[(head >> 1) + SLOT_HOLE]!;
+  t.nodes[leaf + T_COUNT] = 1;
+  t.nodes[leaf + T_IDS] = head;
+  t.nodeVals[(leaf >> 1) + T_MAXES] = hole;
+  t.nodeVals[(leaf >> 1) + T_MAX] = hole;
+  heap[head + SLOT_LEAF] = leaf;
+  t.root = leaf;
+}
+
+/** Position of entry `id` in tree node `n`. */
+function posOf(nodes: Int32Array, n: number, id: number): number {
+  const base = n + T_IDS;
+  const end = base + nodes[n + T_COUNT]!;
+  for (let i = base; i < end; i++) if (nodes[i] === id) return i - base;
+  return corrupted(`entry ${id} missing from its tree node ${n}`);
+}
+
+/** Recomputes T_MAX of `n` from its entries, without telling the parent. */
+function scanMax(nodes: Int32Array, vals: Float64Array, n: number): number {
+  const base = (n >> 1) + T_MAXES;
+  const end = base + nodes[n + T_COUNT]!;
+  let max = 0;
+  for (let i = base; i < end; i++) {
+    const v = vals[i]!;
+    if (v > max) max = v;
+  }
+  vals[(n >> 1) + T_MAX] = max;
+  return max;
+}
+
+/**
+ * T_MAX of `n` has just changed from `oldMax` to `newMax`: hands the change up, stopping at the
+ * first ancestor whose maximum stays the same. An ancestor rescans its entries only when the
+ * entry that was its maximum went down; otherwise the old and new values settle it.
+ */
+function climbMax(
+  nodes: Int32Array,
+  vals: Float64Array,
+  n: number,
+  oldMax: number,
+  newMax: number,
+): void {
+  for (;;) {
+    const parent = nodes[n + T_PARENT]!;
+    if (parent === 0) return;
+    const p = parent >> 1;
+    vals[p + T_MAXES + posOf(nodes, parent, n)] = newMax;
+    const parentOld = vals[p + T_MAX]!;
+    let parentNew: number;
+    if (newMax >= parentOld) parentNew = newMax;
+    else if (oldMax === parentOld) parentNew = scanMax(nodes, vals, parent);
+    else return;
+    if (parentNew === parentOld) return;
+    vals[p + T_MAX] = parentNew;
+    n = parent;
+    oldMax = parentOld;
+    newMax = parentNew;
+  }
+}
+
+/**
+ * Recomputes T_MAX of `n` after its entries changed in any way and hands the change up. The
+ * parent's entry for `n` must equal the old T_MAX of `n` (which every update keeps true).
+ */
+function fixMax(nodes: Int32Array, vals: Float64Array, n: number): void {
+  const old = vals[(n >> 1) + T_MAX]!;
+  const max = scanMax(nodes, vals, n);
+  if (max !== old) climbMax(nodes, vals, n, old, max);
+}
+
+/** Sets T_MAX of `n` to `max`, known to be right, and hands the change up. */
+function setMax(nodes: Int32Array, vals: Float64Array, n: number, max: number): void {
+  const old = vals[(n >> 1) + T_MAX]!;
+  if (max === old) return;
+  vals[(n >> 1) + T_MAX] = max;
+  climbMax(nodes, vals, n, old, max);
+}
+
+/** The SLOT_KEY of the first slot below tree node `n`. */
+function minKey(t: hole_addr_tree, heapVals: Float64Array, n: number): number {
+  return t.nodes[n + T_LEVEL] === 0
+    ? heapVals[(t.nodes[n + T_IDS]! >> 1) + SLOT_KEY]!
+    : t.nodeVals[(n >> 1) + T_KEYS]!;
+}
+
+/**
+ * Records that the hole size of `slot` changed (its SLOT_HOLE is already the new one) and
+ * brings the maxima above it up to date.
+ */
+export function addrTreeSetHole(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  slot: number,
+): void {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  const leaf = heap[slot + SLOT_LEAF]!;
+  const at = (leaf >> 1) + T_MAXES + posOf(nodes, leaf, slot);
+  const old = vals[at]!;
+  const size = heapVals[(slot >> 1) + SLOT_HOLE]!;
+  vals[at] = size;
+  const max = vals[(leaf >> 1) + T_MAX]!;
+  if (size >= max) setMax(nodes, vals, leaf, size);
+  else if (old === max) fixMax(nodes, vals, leaf);
+}
+
+/**
+ * Links `slot` right after `prev`, its predecessor in address order, whose hole `slot` was
+ * carved out of; no key comparisons are needed. The hole sizes of both (SLOT_HOLE) must
+ * already be the new ones, each smaller than the hole `prev` had.
+ */
+export function addrTreeInsertAfter(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  prev: number,
+  slot: number,
+): void {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  const leaf = heap[prev + SLOT_LEAF]!;
+  const pos = posOf(nodes, leaf, prev);
+  const l = leaf >> 1;
+  const oldHole = vals[l + T_MAXES + pos]!;
+  vals[l + T_MAXES + pos] = heapVals[(prev >> 1) + SLOT_HOLE]!;
+  const hole = heapVals[(slot >> 1) + SLOT_HOLE]!;
+  const count = nodes[leaf + T_COUNT]!;
+  if (count === FANOUT) {
+    split(t, heap, heapVals, leaf, pos + 1, slot, hole, 0);
+    return;
+  }
+  // The hot path: shift the leaf's tail by one and put the slot in.
+  const ids = leaf + T_IDS;
+  const maxes = l + T_MAXES;
+  for (let i = count; i > pos + 1; i--) {
+    nodes[ids + i] = nodes[ids + i - 1]!;
+    vals[maxes + i] = vals[maxes + i - 1]!;
+  }
+  nodes[ids + pos + 1] = slot;
+  vals[maxes + pos + 1] = hole;
+  nodes[leaf + T_COUNT] = count + 1;
+  heap[slot + SLOT_LEAF] = leaf;
+  // Both new holes are smaller than the old one, so the leaf's maximum only changes if the
+  // old hole was it.
+  if (oldHole === vals[l + T_MAX]) fixMax(nodes, vals, leaf);
+}
+
+/** Points entry `id` of tree node `n` back at `n`. */
+function adopt(t: hole_addr_tree, heap: Int32Array, n: number, leaf: boolean, id: number): void {
+  if (leaf) heap[id + SLOT_LEAF] = n;
+  else t.nodes[id + T_PARENT] = n;
+}
+
+/** Copies entry `from` of tree node `src` to entry `to` of `dst`, and adopts it there. */
+function moveEntry(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  src: number,
+  from: number,
+  dst: number,
+  to: number,
+  leaf: boolean,
+): void {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  const id = nodes[src + T_IDS + from]!;
+  nodes[dst + T_IDS + to] = id;
+  vals[(dst >> 1) + T_MAXES + to] = vals[(src >> 1) + T_MAXES + from]!;
+  vals[(dst >> 1) + T_KEYS + to] = vals[(src >> 1) + T_KEYS + from]!;
+  adopt(t, heap, dst, leaf, id);
+}
+
+/** Moves entry `from` of tree node `n` to `to` within `n` (its parent link stays right). */
+function shiftEntry(t: hole_addr_tree, n: number, from: number, to: number): void {
+  const v = n >> 1;
+  t.nodes[n + T_IDS + to] = t.nodes[n + T_IDS + from]!;
+  t.nodeVals[v + T_MAXES + to] = t.nodeVals[v + T_MAXES + from]!;
+  t.nodeVals[v + T_KEYS + to] = t.nodeVals[v + T_KEYS + from]!;
+}
+
+/** Sets entry `to` of tree node `dst` to (id, max, key) and adopts it there. */
+function putEntry(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  dst: number,
+  to: number,
+  leaf: boolean,
+  id: number,
+  max: number,
+  key: number,
+): void {
+  t.nodes[dst + T_IDS + to] = id;
+  t.nodeVals[(dst >> 1) + T_MAXES + to] = max;
+  t.nodeVals[(dst >> 1) + T_KEYS + to] = key;
+  adopt(t, heap, dst, leaf, id);
+}
+
+/**
+ * Inserts entry (id, max, key) at position `pos` >= 1 of inner tree node `n`, splitting it if
+ * full, and brings the maxima up to date. Only splits insert into inner nodes, and never at
+ * position 0, so no minimum key changes.
+ */
+function insertInner(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  n: number,
+  pos: number,
+  id: number,
+  max: number,
+  key: number,
+): void {
+  const count = t.nodes[n + T_COUNT]!;
+  if (count === FANOUT) {
+    split(t, heap, heapVals, n, pos, id, max, key);
+    return;
+  }
+  for (let i = count - 1; i >= pos; i--) shiftEntry(t, n, i, i + 1);
+  putEntry(t, heap, n, pos, false, id, max, key);
+  t.nodes[n + T_COUNT] = count + 1;
+  // The split child's own entry may have gone down just before, so recompute.
+  fixMax(t.nodes, t.nodeVals, n);
+}
+
+/**
+ * Splits full tree node `n` while inserting (id, max, key) at `pos` >= 1: the upper half moves
+ * to a new right sibling, which is then inserted into the parent (a new root if `n` was the
+ * root).
+ */
+function split(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  n: number,
+  pos: number,
+  id: number,
+  max: number,
+  key: number,
+): void {
+  const level = t.nodes[n + T_LEVEL]!;
+  const right = allocTreeNode(t, level); // may grow the arrays: read them afterwards
+  const leaf = level === 0;
+  const total = FANOUT + 1;
+  const keep = (total + 1) >> 1;
+  // Entry v of the merged sequence: old entries before pos, the new one at pos, then the rest.
+  for (let v = keep; v < total; v++) {
+    if (v === pos) putEntry(t, heap, right, v - keep, leaf, id, max, key);
+    else moveEntry(t, heap, n, v < pos ? v : v - 1, right, v - keep, leaf);
+  }
+  if (pos < keep) {
+    for (let i = keep - 2; i >= pos; i--) shiftEntry(t, n, i, i + 1);
+    putEntry(t, heap, n, pos, leaf, id, max, key);
+  }
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  nodes[n + T_COUNT] = keep;
+  nodes[right + T_COUNT] = total - keep;
+  scanMax(nodes, vals, n);
+  scanMax(nodes, vals, right);
+
+  const parent = nodes[n + T_PARENT]!;
+  if (parent === 0) {
+    const root = allocTreeNode(t, level + 1);
+    putEntry(t, heap, root, 0, false, n, t.nodeVals[(n >> 1) + T_MAX]!, minKey(t, heapVals, n));
+    putEntry(
+      t,
+      heap,
+      root,
+      1,
+      false,
+      right,
+      t.nodeVals[(right >> 1) + T_MAX]!,
+      minKey(t, heapVals, right),
+    );
+    t.nodes[root + T_COUNT] = 2;
+    scanMax(t.nodes, t.nodeVals, root);
+    t.root = root;
+    return;
+  }
+  const at = posOf(nodes, parent, n);
+  vals[(parent >> 1) + T_MAXES + at] = vals[(n >> 1) + T_MAX]!;
+  insertInner(
+    t,
+    heap,
+    heapVals,
+    parent,
+    at + 1,
+    right,
+    vals[(right >> 1) + T_MAX]!,
+    minKey(t, heapVals, right),
+  );
+}
+
+/**
+ * Unlinks `slot` and records the new hole size of `prev`, its predecessor in address order
+ * (its SLOT_HOLE must already be the new one, which covers the hole `slot` had), bringing the
+ * maxima up to date.
+ */
+export function addrTreeRemove(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  slot: number,
+  prev: number,
+): void {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  const leaf = heap[slot + SLOT_LEAF]!;
+  const l = leaf >> 1;
+  const pos = posOf(nodes, leaf, slot);
+  const merged = heapVals[(prev >> 1) + SLOT_HOLE]!;
+  const count = nodes[leaf + T_COUNT]!;
+  const sameLeaf = pos > 0 && nodes[leaf + T_IDS + pos - 1] === prev;
+  if (sameLeaf && count > MIN_FILL) {
+    // The hot path: both in one leaf, which stays full enough. The merged hole covers the
+    // removed one, so the leaf's new maximum is the old one or the merged hole.
+    vals[l + T_MAXES + pos - 1] = merged;
+    const ids = leaf + T_IDS;
+    const maxes = l + T_MAXES;
+    for (let i = pos + 1; i < count; i++) {
+      nodes[ids + i - 1] = nodes[ids + i]!;
+      vals[maxes + i - 1] = vals[maxes + i]!;
+    }
+    nodes[leaf + T_COUNT] = count - 1;
+    if (merged > vals[l + T_MAX]!) setMax(nodes, vals, leaf, merged);
+    return;
+  }
+  if (sameLeaf) vals[l + T_MAXES + pos - 1] = merged;
+  else addrTreeSetHole(t, heap, heapVals, prev);
+  removeAt(t, heap, heapVals, leaf, pos);
+}
+
+/** Removes entry `pos` of tree node `n`, then rebalances and brings the maxima up to date. */
+function removeAt(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  n: number,
+  pos: number,
+): void {
+  const count = t.nodes[n + T_COUNT]! - 1;
+  const leaf = t.nodes[n + T_LEVEL] === 0;
+  for (let i = pos; i < count; i++) shiftEntry(t, n, i + 1, i);
+  const nodes = t.nodes;
+  nodes[n + T_COUNT] = count;
+  if (pos === 0 && count > 0) updateMinKey(t, heapVals, n);
+  const parent = nodes[n + T_PARENT]!;
+  if (parent === 0) {
+    if (!leaf && count === 1) {
+      // An inner root with one child: the child becomes the root.
+      const child = nodes[n + T_IDS]!;
+      nodes[child + T_PARENT] = 0;
+      t.root = child;
+      freeTreeNode(t, n);
+      return;
+    }
+    fixMax(nodes, t.nodeVals, n);
+    return;
+  }
+  if (count >= MIN_FILL) {
+    fixMax(nodes, t.nodeVals, n);
+    return;
+  }
+  rebalance(t, heap, heapVals, n, parent);
+}
+
+/** The first entry of `n` changed: its key moves into the ancestors that start with it. */
+function updateMinKey(t: hole_addr_tree, heapVals: Float64Array, n: number): void {
+  const nodes = t.nodes;
+  const key = minKey(t, heapVals, n);
+  for (let parent = nodes[n + T_PARENT]!; parent !== 0; parent = nodes[n + T_PARENT]!) {
+    const at = posOf(nodes, parent, n);
+    t.nodeVals[(parent >> 1) + T_KEYS + at] = key;
+    if (at !== 0) return;
+    n = parent;
+  }
+}
+
+/**
+ * Tree node `n` (not the root) fell below MIN_FILL entries: merge it with a neighbour if both
+ * fit in one node, else even the two out. Either leaves every node with at least MIN_FILL.
+ */
+function rebalance(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  n: number,
+  parent: number,
+): void {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  const leaf = nodes[n + T_LEVEL] === 0;
+  const at = posOf(nodes, parent, n);
+  // A non-root parent has at least MIN_FILL >= 2 entries and an inner root at least 2, so `n`
+  // has a neighbour.
+  const pl = at > 0 ? at - 1 : at;
+  const p = parent >> 1;
+  const left = nodes[parent + T_IDS + pl]!;
+  const right = nodes[parent + T_IDS + pl + 1]!;
+  const lc = nodes[left + T_COUNT]!;
+  const rc = nodes[right + T_COUNT]!;
+  if (lc + rc <= FANOUT) {
+    for (let i = 0; i < rc; i++) moveEntry(t, heap, right, i, left, lc + i, leaf);
+    nodes[left + T_COUNT] = lc + rc;
+    vals[p + T_MAXES + pl] = scanMax(nodes, vals, left);
+    freeTreeNode(t, right);
+    removeAt(t, heap, heapVals, parent, pl + 1);
+    return;
+  }
+  const newLc = (lc + rc) >> 1;
+  if (newLc > lc) {
+    // Move the first (newLc - lc) entries of `right` to the end of `left`.
+    const k = newLc - lc;
+    for (let i = 0; i < k; i++) moveEntry(t, heap, right, i, left, lc + i, leaf);
+    for (let i = k; i < rc; i++) shiftEntry(t, right, i, i - k);
+    nodes[left + T_COUNT] = newLc;
+    nodes[right + T_COUNT] = rc - k;
+  } else {
+    // Move the last (lc - newLc) entries of `left` to the front of `right`.
+    const k = lc - newLc;
+    for (let i = rc - 1; i >= 0; i--) shiftEntry(t, right, i, i + k);
+    for (let i = 0; i < k; i++) moveEntry(t, heap, left, newLc + i, right, i, leaf);
+    nodes[left + T_COUNT] = newLc;
+    nodes[right + T_COUNT] = rc + k;
+  }
+  // `right` starts with another slot now; pl + 1 >= 1, so no ancestor starts with it.
+  vals[p + T_KEYS + pl + 1] = minKey(t, heapVals, right);
+  vals[p + T_MAXES + pl] = scanMax(nodes, vals, left);
+  vals[p + T_MAXES + pl + 1] = scanMax(nodes, vals, right);
+  fixMax(nodes, vals, parent);
+}
+
+// ------------------------------------------------------------------------------------------
+// Searches.
+
+/** Levels of the tree: 1 while the root is a leaf. For tests that want to see it grow. */
+export function addrTreeHeight(t: hole_addr_tree): number {
+  return t.nodes[t.root + T_LEVEL]! + 1;
+}
+
+/** The largest hole of the whole tree. */
+export function addrTreeMaxHole(t: hole_addr_tree): number {
+  return t.nodeVals[(t.root >> 1) + T_MAX]!;
+}
+
+/**
+ * The last slot whose key is at most `key` (`inclusive`) or below it, or 0 if there is none.
+ * Since keys are node ends, that slot owns the hole at or below `key`.
+ */
+export function addrTreeLastBelow(
+  t: hole_addr_tree,
+  heapVals: Float64Array,
+  key: number,
+  inclusive: boolean,
+): number {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  let n = t.root;
+  while (nodes[n + T_LEVEL] !== 0) {
+    const keys = (n >> 1) + T_KEYS;
+    let i = nodes[n + T_COUNT]! - 1;
+    while (i >= 0 && (inclusive ? vals[keys + i]! > key : vals[keys + i]! >= key)) i--;
+    if (i < 0) return 0;
+    n = nodes[n + T_IDS + i]!;
+  }
+  // Binary search over the leaf's slots: the first entry past `key`.
+  const ids = n + T_IDS;
+  let lo = 0;
+  let hi = nodes[n + T_COUNT]!;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const k = heapVals[(nodes[ids + mid]! >> 1) + SLOT_KEY]!;
+    if (inclusive ? k <= key : k < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === 0 ? 0 : nodes[ids + lo - 1]!;
+}
+
+/**
+ * The first slot after `slot` in address order whose hole is at least `size`, or 0. With
+ * `size` 0 it is the plain successor. Subtrees without such a hole are skipped whole.
+ */
+export function addrTreeNext(t: hole_addr_tree, heap: Int32Array, slot: number, size: number) {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  let n = heap[slot + SLOT_LEAF]!;
+  let i = posOf(nodes, n, slot) + 1;
+  for (;;) {
+    const count = nodes[n + T_COUNT]!;
+    const maxes = (n >> 1) + T_MAXES;
+    while (i < count && vals[maxes + i]! < size) i++;
+    if (i < count) break;
+    const parent = nodes[n + T_PARENT]!;
+    if (parent === 0) return 0;
+    i = posOf(nodes, parent, n) + 1;
+    n = parent;
+  }
+  // Entry i qualifies; descend to the first qualifying slot below it.
+  while (nodes[n + T_LEVEL] !== 0) {
+    n = nodes[n + T_IDS + i]!;
+    i = 0;
+    while (vals[(n >> 1) + T_MAXES + i]! < size) i++;
+  }
+  return nodes[n + T_IDS + i]!;
+}
+
+/** The last slot before `slot` in address order whose hole is at least `size`, or 0. */
+export function addrTreePrev(t: hole_addr_tree, heap: Int32Array, slot: number, size: number) {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  let n = heap[slot + SLOT_LEAF]!;
+  let i = posOf(nodes, n, slot) - 1;
+  for (;;) {
+    const maxes = (n >> 1) + T_MAXES;
+    while (i >= 0 && vals[maxes + i]! < size) i--;
+    if (i >= 0) break;
+    const parent = nodes[n + T_PARENT]!;
+    if (parent === 0) return 0;
+    i = posOf(nodes, parent, n) - 1;
+    n = parent;
+  }
+  while (nodes[n + T_LEVEL] !== 0) {
+    n = nodes[n + T_IDS + i]!;
+    i = nodes[n + T_COUNT]! - 1;
+    while (vals[(n >> 1) + T_MAXES + i]! < size) i--;
+  }
+  return nodes[n + T_IDS + i]!;
+}
+
+// ------------------------------------------------------------------------------------------
+// Checking.
+
+/**
+ * Checks the invariants listed at the top of this file and returns the slots in address order,
+ * or a description of the first violation. `limit` bounds the walk, so that a corrupted tree
+ * with a cycle cannot hang it. Read-only; used by the drm_mm invariant checker.
+ */
+export function checkAddrTree(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  heapVals: Float64Array,
+  limit: number,
+): { slots: number[] } | { problem: string } {
+  const nodes = t.nodes;
+  const vals = t.nodeVals;
+  for (let i = 0; i < TREE_NODE_STRIDE; i++) {
+    if (nodes[i] !== 0) return { problem: `null tree node field ${i} was written` };
+  }
+  const root = t.root;
+  if (root === 0) return { problem: "no root" };
+  if (nodes[root + T_PARENT] !== 0) return { problem: "the root has a parent" };
+  const slots: number[] = [];
+  const seen = new Set<number>();
+  const free = new Set(t.freeNodes);
+  // Iterative depth-first walk; each frame is a tree node and the next entry to visit.
+  const stack: Array<{ n: number; i: number }> = [{ n: root, i: 0 }];
+  const rootLevel = nodes[root + T_LEVEL]!;
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    const n = frame.n;
+    const v = n >> 1;
+    const count = nodes[n + T_COUNT]!;
+    const level = nodes[n + T_LEVEL]!;
+    if (frame.i === 0) {
+      if (seen.has(n)) return { problem: `tree node ${n} is reachable twice` };
+      seen.add(n);
+      if (free.has(n)) return { problem: `tree node ${n} is in use and free` };
+      if (stack.length - 1 !== rootLevel - level) {
+        return { problem: `tree node ${n} is at level ${level} at depth ${stack.length - 1}` };
+      }
+      const least = n === root ? (level === 0 ? 1 : 2) : MIN_FILL;
+      if (!(count >= least && count <= FANOUT)) {
+        return { problem: `tree node ${n} has ${count} entries` };
+      }
+      let max = 0;
+      for (let i = 0; i < count; i++) max = Math.max(max, vals[v + T_MAXES + i]!);
+      if (vals[v + T_MAX] !== max) {
+        return { problem: `tree node ${n}: max ${vals[v + T_MAX]}, its entries say ${max}` };
+      }
+      if (level === 0) {
+        for (let i = 0; i < count; i++) {
+          const slot = nodes[n + T_IDS + i]!;
+          if (heap[slot + SLOT_LEAF] !== n) return { problem: `slot ${slot}: wrong leaf` };
+          if (vals[v + T_MAXES + i] !== heapVals[(slot >> 1) + SLOT_HOLE]) {
+            return { problem: `slot ${slot}: leaf entry ${vals[v + T_MAXES + i]} != hole size` };
+          }
+          slots.push(slot);
+          if (slots.length > limit) return { problem: "more entries than slots (a cycle?)" };
+        }
+        stack.pop();
+        continue;
+      }
+    }
+    if (frame.i === count) {
+      stack.pop();
+      continue;
+    }
+    const child = nodes[n + T_IDS + frame.i]!;
+    if (nodes[child + T_PARENT] !== n) return { problem: `tree node ${child}: wrong parent` };
+    if (nodes[child + T_LEVEL] !== level - 1) return { problem: `tree node ${child}: bad level` };
+    if (vals[v + T_MAXES + frame.i] !== vals[(child >> 1) + T_MAX]) {
+      return { problem: `tree node ${n} entry ${frame.i}: max disagrees with the child` };
+    }
+    if (vals[v + T_KEYS + frame.i] !== minKey(t, heapVals, child)) {
+      return { problem: `tree node ${n} entry ${frame.i}: key is not the child's first key` };
+    }
+    frame.i++;
+    stack.push({ n: child, i: 0 });
+  }
+  return { slots };
+}
