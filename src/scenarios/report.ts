@@ -49,11 +49,25 @@ export function timeline(events: readonly TraceEvent[], sched: Sched): string {
   const names = new Map(sched.tasks.map((t) => [t.id, t.name]));
   // The setup task ran alone before any thread started; its events are context, not the race.
   const setup = sched.tasks.find((t) => t.name === "setup");
+  // A lock taken and released within one step was a critical section nobody could interleave
+  // with: it says nothing about the race, so both events are left out.
+  const atomic = new Set<TraceEvent>();
+  const taken = new Map<string, TraceEvent>();
+  for (const e of events) {
+    if (e.type === "lock-acquire" && e.ok) taken.set(`${e.task}:${e.lock}`, e);
+    if (e.type === "lock-release") {
+      const acq = taken.get(`${e.task}:${e.lock}`);
+      if (acq !== undefined && acq.step === e.step) {
+        atomic.add(acq);
+        atomic.add(e);
+      }
+    }
+  }
   const rows = events
     .map((e) => ({ e, text: describeEvent(e) }))
     .filter(
       (r): r is { e: TraceEvent; text: string } =>
-        r.text !== null && r.e.step >= 0 && r.e.task !== setup?.id,
+        r.text !== null && r.e.step >= 0 && r.e.task !== setup?.id && !atomic.has(r.e),
     );
   const taskIds = [...new Set(rows.map((r) => r.e.task))].sort((a, b) => a - b);
   const name = (id: number): string => names.get(id) ?? (id === 0 ? "kernel" : `task${id}`);

@@ -39,6 +39,7 @@ import {
   ENOMEM,
   ENOSPC,
   ERESTARTSYS,
+  errnoName,
 } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { Gen, KObject } from "../kernel/sched.js";
@@ -523,7 +524,7 @@ export function* ttm_bo_handle_move_mem(
   const from = bo.resource === null ? "none" : memTypeName(bo.resource.mem_type);
   traceSpan(bo, "begin", evict ? "evict" : "move", `${from} -> ${memTypeName(mem.mem_type)}`, site);
   const ret = yield* moveMemCore(bo, mem, evict, ctx, hop, old_use_tt, new_use_tt);
-  traceSpan(bo, "end", evict ? "evict" : "move", String(ret), site);
+  traceSpan(bo, "end", evict ? "evict" : "move", errnoName(ret), site);
   return ret;
 }
 
@@ -987,7 +988,7 @@ function* swapoutOne(
       }
     }
   }
-  traceSpan(bo, "end", "swapout", String(ret), site);
+  traceSpan(bo, "end", "swapout", ret > 0 ? `${ret} pages` : errnoName(ret), site);
   return ret;
 }
 
