@@ -251,15 +251,18 @@ export class ScenarioSystem {
           bo.base.size / 4096,
           op.as,
         );
-        if (vma instanceof vm_area_struct)
+        if (vma instanceof vm_area_struct) {
           this.mappings.set(op.as, { vma, process: proc, buffer: op.buffer });
-        else result(vma);
+          this.traceMapping(op.as, vma, op.buffer);
+        } else result(vma);
         return;
       }
       case "munmap": {
         const m = this.mappings.get(op.map);
         if (m === undefined || proc === null) return this.note(`munmap ${op.map}: no such mapping`);
-        result(yield* do_munmap(proc.mm, m.vma));
+        const ret = yield* do_munmap(proc.mm, m.vma);
+        if (ret === 0) this.traceMapping(op.map, m.vma, m.buffer, true);
+        result(ret);
         return;
       }
       case "store":
@@ -289,8 +292,10 @@ export class ScenarioSystem {
           const [label, mapping] = m;
           if (mapping.process !== proc) continue;
           const copy = child.mm.vmas.find((v) => v.label === `${label}@${op.child}`);
-          if (copy !== undefined)
+          if (copy !== undefined) {
             this.mappings.set(copy.label, { vma: copy, process: child, buffer: mapping.buffer });
+            this.traceMapping(copy.label, copy, mapping.buffer);
+          }
         }
         for (const thread of this.scenario.threads)
           if (thread.process === op.child) this.startThread(thread);
@@ -368,6 +373,24 @@ export class ScenarioSystem {
         return;
       }
     }
+  }
+
+  /** Records which virtual pages of which mm show which buffer, for the viewer. */
+  private traceMapping(map: string, vma: vm_area_struct, buffer: string, gone = false): void {
+    const trace = this.k.sched.trace;
+    if (!trace) return;
+    const task = this.k.sched.current;
+    trace.push({
+      type: "mapping",
+      step: this.k.sched.stepIndex,
+      task: task === null ? 0 : task.id,
+      site: gone ? "do_munmap" : "do_mmap",
+      map,
+      mm: vma.vm_mm.name,
+      buffer,
+      vpn: vma.vm_start,
+      pages: gone ? 0 : vma.pageCount,
+    });
   }
 
   /** The `expect` of the load being executed, checked by the access observer. */

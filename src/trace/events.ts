@@ -162,6 +162,30 @@ export interface FenceSignalEvent extends Base {
   readonly fence: string;
 }
 
+/**
+ * Where a buffer's data lives now: its placement and the PFN through which the CPU reaches each
+ * page (-1 for a page with no backing, e.g. unpopulated or swapped out).
+ */
+export interface PlacementEvent extends Base {
+  readonly type: "placement";
+  readonly buffer: string;
+  readonly place: "system" | "tt" | "vram" | "none" | "swapped";
+  readonly pfns: readonly number[];
+  /** For a TT placement: the AGP/GART aperture PFN of each page. */
+  readonly aperture?: readonly number[];
+}
+
+/** A process mapped (or unmapped, with pages 0) a buffer: which virtual pages show which buffer. */
+export interface MappingEvent extends Base {
+  readonly type: "mapping";
+  readonly map: string;
+  readonly mm: string;
+  readonly buffer: string;
+  /** First virtual page and number of pages; 0 pages when the mapping went away. */
+  readonly vpn: number;
+  readonly pages: number;
+}
+
 /** A kernel message, like a printk line. */
 export interface NoteEvent extends Base {
   readonly type: "note";
@@ -191,6 +215,8 @@ export type TraceEvent =
   | AccessEvent
   | FrameEvent
   | FenceSignalEvent
+  | PlacementEvent
+  | MappingEvent
   | NoteEvent
   | FindingEvent;
 
@@ -213,6 +239,8 @@ export const TRACE_EVENT_TYPES: readonly TraceEventType[] = [
   "access",
   "frame",
   "fence-signal",
+  "placement",
+  "mapping",
   "note",
   "finding",
 ];

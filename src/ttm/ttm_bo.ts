@@ -42,6 +42,7 @@ import {
   errnoName,
 } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
+import { TT_PFN_BASE, VRAM_PFN_BASE } from "../kernel/physmem.js";
 import type { Gen, KObject } from "../kernel/sched.js";
 import { spin_lock, spin_unlock } from "../kernel/spinlock.js";
 import type { ww_acquire_ctx } from "../kernel/ww_mutex.js";
@@ -65,6 +66,8 @@ import {
   TTM_PL_FLAG_DESIRED,
   TTM_PL_FLAG_FALLBACK,
   TTM_PL_SYSTEM,
+  TTM_PL_TT,
+  TTM_PL_VRAM,
   type ttm_place,
   type ttm_placement,
 } from "./ttm_placement.js";
@@ -193,6 +196,7 @@ export class ttm_buffer_object {
   set resource(res: ttm_resource | null) {
     this._resource = res;
     this.k.sched.touch(this.where, true);
+    this.traceWhere("ttm_bo_assign_mem");
   }
 
   /** The page vector of tt-backed places, or null. Protected by the resv. */
@@ -203,8 +207,45 @@ export class ttm_buffer_object {
   set ttm(tt: ttm_tt | null) {
     this._ttm = tt;
     this.k.sched.touch(this.where, true);
+    this.traceWhere("ttm_bo_assign_tt");
+  }
+
+  /** Records where the BO's pages are now, for the viewer (only when tracing). */
+  traceWhere(site: Site): void {
+    const trace = this.k.sched.trace;
+    if (!trace || this.ghostOf !== null) return;
+    const res = this._resource;
+    const tt = this._ttm;
+    const pages = Math.ceil(this.base.size / PAGE_SIZE_BYTES);
+    let place: "system" | "tt" | "vram" | "none" | "swapped" = "none";
+    let pfns: number[] = new Array<number>(pages).fill(-1);
+    let aperture: number[] | undefined;
+    if (res !== null && res.mem_type === TTM_PL_VRAM) {
+      place = "vram";
+      pfns = pfns.map((_, i) => VRAM_PFN_BASE + res.start + i);
+    } else if (tt !== null && tt.page_flags & TTM_TT_FLAG_SWAPPED) {
+      place = "swapped";
+    } else if (res !== null) {
+      place = res.mem_type === TTM_PL_TT ? "tt" : "system";
+      pfns = pfns.map((_, i) => tt?.pages?.[i]?.frame.pfn ?? -1);
+      if (place === "tt") aperture = pfns.map((_, i) => TT_PFN_BASE + res.start + i);
+    }
+    const task = this.k.sched.current;
+    const base = {
+      type: "placement",
+      step: this.k.sched.stepIndex,
+      task: task === null ? 0 : task.id,
+      site,
+      buffer: this.name,
+      place,
+      pfns,
+    } as const;
+    trace.push(aperture === undefined ? base : { ...base, aperture });
   }
 }
+
+/** PAGE_SIZE, for sizing the placement trace. */
+const PAGE_SIZE_BYTES = 4096;
 
 /** Global BO count (ttm_glob.bo_count), per kernel. */
 const boCounts = new WeakMap<Kernel, { count: number }>();
@@ -486,8 +527,10 @@ export function* ttm_bo_populate(bo: ttm_buffer_object, ctx: ttm_operation_ctx):
   const tt = bo.ttm;
   if (tt === null) return 0;
   const swapped = ttm_tt_is_swapped(tt);
+  const wasPopulated = ttm_tt_is_populated(tt);
   const ret = yield* ttm_tt_populate(bo.bdev, tt, ctx);
   if (ret !== 0) return ret;
+  if (!wasPopulated) bo.traceWhere(site);
   if (swapped && !ttm_tt_is_swapped(tt) && bo.pin_count === 0 && bo.resource !== null) {
     yield* spin_lock(bo.bdev.lru_lock, site);
     ttm_resource_add_bulk_move(bo.resource, bo, site);
@@ -970,6 +1013,7 @@ function* swapoutOne(
       ttm_resource_del_bulk_move(cur, bo, site);
       yield* spin_unlock(bdev.lru_lock, site);
       ret = yield* ttm_tt_swapout(bdev, tt);
+      bo.traceWhere(site);
       yield* spin_lock(bdev.lru_lock, site);
       if (ret < 0) ttm_resource_add_bulk_move(cur, bo, site);
       ttm_resource_move_to_lru_tail(cur, site);
@@ -978,6 +1022,7 @@ function* swapoutOne(
       // b2ed01e7ad3d: only a swapped-out resource leaves its bulk range and the LRU; after a
       // failure the resource stays where it is, in front of the walk's hitch.
       ret = yield* ttm_tt_swapout(bdev, tt);
+      bo.traceWhere(site);
       // ttm_tt_swapout returns the page count on success: the hibernate regression tested !ret.
       const succeeded = regressions?.has("page-count-as-error") ? ret === 0 : ret > 0;
       if (succeeded) {
