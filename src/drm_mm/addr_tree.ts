@@ -1,6 +1,6 @@
 // holes_addr for drm_mm: every node of an allocator, the head node first, in address order, in a
-// B+tree whose leaf entries carry each node's hole size and whose inner entries carry the
-// largest hole below them. It stands in for two red-black trees of drivers/gpu/drm/drm_mm.c:
+// B+tree whose leaf entries carry each node's hole size and whose inner entries carry a bound on
+// the largest hole below them. It stands in for two red-black trees of drivers/gpu/drm/drm_mm.c:
 // `holes_addr`, augmented with `subtree_max_hole` (what LOW, HIGH and reserve search), and the
 // interval tree of allocated nodes (what __drm_mm_interval_first() searches). A node without a
 // hole counts as a hole of size 0, which no search for a positive size can use, so a hole that
@@ -9,11 +9,18 @@
 // Why a B+tree (measured with bench/drm_mm.ts): a red-black tree of a million nodes is about 25
 // levels deep, and keeping subtree_max_hole right climbed about 20 of them per insert and
 // remove, each a cache miss. Here a leaf holds up to FANOUT nodes and an inner node up to FANOUT
-// children, so a million nodes need five levels, of which only the leaf is usually not in
-// cache, and the maxima of a node's entries sit next to each other, so recomputing one is a
-// short scan of one array instead of pointer chasing. Most updates touch only the leaf: a new
-// hole is carved out of its predecessor's, and a merged hole covers the ones it replaces, so
-// the old and new sizes usually settle the leaf's maximum without a scan.
+// children, so a million nodes need six levels, of which only the leaf is usually not in cache,
+// and an update shifts a few entries of one leaf.
+//
+// Why bounds instead of exact maxima (measured too): BEST splits the smallest fitting hole,
+// which is often the largest of its leaf, so exact maxima went down, and climbed, on most
+// insertions, and that cost as much as the rest of the tree. A search only needs to know which
+// subtrees cannot hold a hole of some size, so an upper bound serves as well as the maximum,
+// provided it is raised at once when a hole grows past it. A hole that shrinks or vanishes
+// leaves the bounds above it as they are. A search that follows a bound that has become too
+// high finds nothing below it, and then lowers it to what the entries say, so each stale bound
+// costs one wasted visit. Holes only grow by merging on removal, so insertion never climbs,
+// and removal climbs only when the merged hole beats its leaf's bound.
 //
 // What it models and leaves out: it keeps upstream's answers for everything that depends only
 // on address order and hole sizes (the in-order walks of LOW and HIGH, reserve's lookup, the
@@ -39,8 +46,9 @@
 // Invariants (checked by checkAddrTree): all leaves are at level 0 and every path from the root
 // has the same length; a non-root tree node has MIN_FILL to FANOUT entries, an inner root at
 // least 2; every entry's max is the hole size (leaf) or the child's T_MAX (inner), and T_MAX is
-// the largest max of the node's entries; an inner entry's key is the SLOT_KEY of the first slot
-// below it; parents and SLOT_LEAF point back.
+// at least the largest max of the node's entries, so that it bounds every hole below the node;
+// an inner entry's key is the SLOT_KEY of the first slot below it; parents, positions in the
+// parent and SLOT_LEAF point back.
 
 /** Float64 slot fields read here; drm_mm.ts lays out the rest of each slot around them. */
 export const SLOT_KEY = 0;
@@ -49,17 +57,21 @@ export const SLOT_HOLE = 1;
 export const SLOT_LEAF = 9;
 
 /** Entries per tree node, at most. */
-export const FANOUT = 32;
+export const FANOUT = 16;
 /** Entries per tree node, at least, except in the root. */
-export const MIN_FILL = 8;
+export const MIN_FILL = 4;
 
-/** Int32 tree node fields: entry count, parent (0 at the root), level (0 for leaves). */
+/**
+ * Int32 tree node fields: entry count, parent (0 at the root), level (0 for leaves), and the
+ * node's position among its parent's entries, so that climbing needs no search.
+ */
 export const T_COUNT = 0;
 export const T_PARENT = 1;
 export const T_LEVEL = 2;
+export const T_POS = 3;
 /** Int32, per entry: the slot (leaf) or child tree node (inner). */
 export const T_IDS = 4;
-/** Float64 tree node fields: the largest max of the entries. */
+/** Float64 tree node field: at least the largest max of the entries (see the top). */
 export const T_MAX = (T_IDS + FANOUT) >> 1;
 /** Float64, per entry: the slot's hole size (leaf) or the child's T_MAX (inner). */
 export const T_MAXES = T_MAX + 1;
@@ -98,6 +110,7 @@ function allocTreeNode(t: hole_addr_tree, level: number): number {
   nodes[n + T_COUNT] = 0;
   nodes[n + T_PARENT] = 0;
   nodes[n + T_LEVEL] = level;
+  nodes[n + T_POS] = 0;
   t.nodeVals[(n >> 1) + T_MAX] = 0;
   return n;
 }
@@ -137,7 +150,7 @@ function posOf(nodes: Int32Array, n: number, id: number): number {
   return corrupted(`entry ${id} missing from its tree node ${n}`);
 }
 
-/** Recomputes T_MAX of `n` from its entries, without telling the parent. */
+/** Sets T_MAX of `n` to the largest max of its entries (the tightest bound), and returns it. */
 function scanMax(nodes: Int32Array, vals: Float64Array, n: number): number {
   const base = (n >> 1) + T_MAXES;
   const end = base + nodes[n + T_COUNT]!;
@@ -151,51 +164,27 @@ function scanMax(nodes: Int32Array, vals: Float64Array, n: number): number {
 }
 
 /**
- * T_MAX of `n` has just changed from `oldMax` to `newMax`: hands the change up, stopping at the
- * first ancestor whose maximum stays the same. An ancestor rescans its entries only when the
- * entry that was its maximum went down; otherwise the old and new values settle it.
+ * An entry of `n` has become `max`: raises the bounds of `n` and of its ancestors that are
+ * below it, stopping at the first that is not.
  */
-function climbMax(
-  nodes: Int32Array,
-  vals: Float64Array,
-  n: number,
-  oldMax: number,
-  newMax: number,
-): void {
-  for (;;) {
+function raiseMax(nodes: Int32Array, vals: Float64Array, n: number, max: number): void {
+  while (vals[(n >> 1) + T_MAX]! < max) {
+    vals[(n >> 1) + T_MAX] = max;
     const parent = nodes[n + T_PARENT]!;
     if (parent === 0) return;
-    const p = parent >> 1;
-    vals[p + T_MAXES + posOf(nodes, parent, n)] = newMax;
-    const parentOld = vals[p + T_MAX]!;
-    let parentNew: number;
-    if (newMax >= parentOld) parentNew = newMax;
-    else if (oldMax === parentOld) parentNew = scanMax(nodes, vals, parent);
-    else return;
-    if (parentNew === parentOld) return;
-    vals[p + T_MAX] = parentNew;
+    vals[(parent >> 1) + T_MAXES + nodes[n + T_POS]!] = max;
     n = parent;
-    oldMax = parentOld;
-    newMax = parentNew;
   }
 }
 
 /**
- * Recomputes T_MAX of `n` after its entries changed in any way and hands the change up. The
- * parent's entry for `n` must equal the old T_MAX of `n` (which every update keeps true).
+ * Lowers the bound of `n`, which a search found to be too high, to the largest max of its
+ * entries, and hands the new value to the parent's entry. The parent's own bound stays valid.
  */
-function fixMax(nodes: Int32Array, vals: Float64Array, n: number): void {
-  const old = vals[(n >> 1) + T_MAX]!;
+function tighten(nodes: Int32Array, vals: Float64Array, n: number): void {
   const max = scanMax(nodes, vals, n);
-  if (max !== old) climbMax(nodes, vals, n, old, max);
-}
-
-/** Sets T_MAX of `n` to `max`, known to be right, and hands the change up. */
-function setMax(nodes: Int32Array, vals: Float64Array, n: number, max: number): void {
-  const old = vals[(n >> 1) + T_MAX]!;
-  if (max === old) return;
-  vals[(n >> 1) + T_MAX] = max;
-  climbMax(nodes, vals, n, old, max);
+  const parent = nodes[n + T_PARENT]!;
+  if (parent !== 0) vals[(parent >> 1) + T_MAXES + nodes[n + T_POS]!] = max;
 }
 
 /** The SLOT_KEY of the first slot below tree node `n`. */
@@ -207,7 +196,7 @@ function minKey(t: hole_addr_tree, heapVals: Float64Array, n: number): number {
 
 /**
  * Records that the hole size of `slot` changed (its SLOT_HOLE is already the new one) and
- * brings the maxima above it up to date.
+ * raises the bounds above it if it grew past them.
  */
 export function addrTreeSetHole(
   t: hole_addr_tree,
@@ -218,13 +207,9 @@ export function addrTreeSetHole(
   const nodes = t.nodes;
   const vals = t.nodeVals;
   const leaf = heap[slot + SLOT_LEAF]!;
-  const at = (leaf >> 1) + T_MAXES + posOf(nodes, leaf, slot);
-  const old = vals[at]!;
   const size = heapVals[(slot >> 1) + SLOT_HOLE]!;
-  vals[at] = size;
-  const max = vals[(leaf >> 1) + T_MAX]!;
-  if (size >= max) setMax(nodes, vals, leaf, size);
-  else if (old === max) fixMax(nodes, vals, leaf);
+  vals[(leaf >> 1) + T_MAXES + posOf(nodes, leaf, slot)] = size;
+  raiseMax(nodes, vals, leaf, size);
 }
 
 /**
@@ -244,7 +229,6 @@ export function addrTreeInsertAfter(
   const leaf = heap[prev + SLOT_LEAF]!;
   const pos = posOf(nodes, leaf, prev);
   const l = leaf >> 1;
-  const oldHole = vals[l + T_MAXES + pos]!;
   vals[l + T_MAXES + pos] = heapVals[(prev >> 1) + SLOT_HOLE]!;
   const hole = heapVals[(slot >> 1) + SLOT_HOLE]!;
   const count = nodes[leaf + T_COUNT]!;
@@ -263,15 +247,24 @@ export function addrTreeInsertAfter(
   vals[maxes + pos + 1] = hole;
   nodes[leaf + T_COUNT] = count + 1;
   heap[slot + SLOT_LEAF] = leaf;
-  // Both new holes are smaller than the old one, so the leaf's maximum only changes if the
-  // old hole was it.
-  if (oldHole === vals[l + T_MAX]) fixMax(nodes, vals, leaf);
+  // Both new holes are smaller than the old one, so every bound above still holds.
 }
 
-/** Points entry `id` of tree node `n` back at `n`. */
-function adopt(t: hole_addr_tree, heap: Int32Array, n: number, leaf: boolean, id: number): void {
-  if (leaf) heap[id + SLOT_LEAF] = n;
-  else t.nodes[id + T_PARENT] = n;
+/** Points entry `id`, now at position `i` of tree node `n`, back at `n`. */
+function adopt(
+  t: hole_addr_tree,
+  heap: Int32Array,
+  n: number,
+  i: number,
+  leaf: boolean,
+  id: number,
+): void {
+  if (leaf) {
+    heap[id + SLOT_LEAF] = n;
+  } else {
+    t.nodes[id + T_PARENT] = n;
+    t.nodes[id + T_POS] = i;
+  }
 }
 
 /** Copies entry `from` of tree node `src` to entry `to` of `dst`, and adopts it there. */
@@ -290,15 +283,20 @@ function moveEntry(
   nodes[dst + T_IDS + to] = id;
   vals[(dst >> 1) + T_MAXES + to] = vals[(src >> 1) + T_MAXES + from]!;
   vals[(dst >> 1) + T_KEYS + to] = vals[(src >> 1) + T_KEYS + from]!;
-  adopt(t, heap, dst, leaf, id);
+  adopt(t, heap, dst, to, leaf, id);
 }
 
-/** Moves entry `from` of tree node `n` to `to` within `n` (its parent link stays right). */
-function shiftEntry(t: hole_addr_tree, n: number, from: number, to: number): void {
+/**
+ * Moves entry `from` of tree node `n` to `to` within `n`: a slot's leaf stays right, a child's
+ * position is updated.
+ */
+function shiftEntry(t: hole_addr_tree, n: number, from: number, to: number, leaf: boolean): void {
   const v = n >> 1;
-  t.nodes[n + T_IDS + to] = t.nodes[n + T_IDS + from]!;
+  const id = t.nodes[n + T_IDS + from]!;
+  t.nodes[n + T_IDS + to] = id;
   t.nodeVals[v + T_MAXES + to] = t.nodeVals[v + T_MAXES + from]!;
   t.nodeVals[v + T_KEYS + to] = t.nodeVals[v + T_KEYS + from]!;
+  if (!leaf) t.nodes[id + T_POS] = to;
 }
 
 /** Sets entry `to` of tree node `dst` to (id, max, key) and adopts it there. */
@@ -315,7 +313,7 @@ function putEntry(
   t.nodes[dst + T_IDS + to] = id;
   t.nodeVals[(dst >> 1) + T_MAXES + to] = max;
   t.nodeVals[(dst >> 1) + T_KEYS + to] = key;
-  adopt(t, heap, dst, leaf, id);
+  adopt(t, heap, dst, to, leaf, id);
 }
 
 /**
@@ -338,11 +336,10 @@ function insertInner(
     split(t, heap, heapVals, n, pos, id, max, key);
     return;
   }
-  for (let i = count - 1; i >= pos; i--) shiftEntry(t, n, i, i + 1);
+  for (let i = count - 1; i >= pos; i--) shiftEntry(t, n, i, i + 1, false);
   putEntry(t, heap, n, pos, false, id, max, key);
   t.nodes[n + T_COUNT] = count + 1;
-  // The split child's own entry may have gone down just before, so recompute.
-  fixMax(t.nodes, t.nodeVals, n);
+  // The two halves' bounds are at most the split node's was, so `n`'s bound still holds.
 }
 
 /**
@@ -371,7 +368,7 @@ function split(
     else moveEntry(t, heap, n, v < pos ? v : v - 1, right, v - keep, leaf);
   }
   if (pos < keep) {
-    for (let i = keep - 2; i >= pos; i--) shiftEntry(t, n, i, i + 1);
+    for (let i = keep - 2; i >= pos; i--) shiftEntry(t, n, i, i + 1, leaf);
     putEntry(t, heap, n, pos, leaf, id, max, key);
   }
   const nodes = t.nodes;
@@ -400,7 +397,7 @@ function split(
     t.root = root;
     return;
   }
-  const at = posOf(nodes, parent, n);
+  const at = nodes[n + T_POS]!;
   vals[(parent >> 1) + T_MAXES + at] = vals[(n >> 1) + T_MAX]!;
   insertInner(
     t,
@@ -435,8 +432,7 @@ export function addrTreeRemove(
   const count = nodes[leaf + T_COUNT]!;
   const sameLeaf = pos > 0 && nodes[leaf + T_IDS + pos - 1] === prev;
   if (sameLeaf && count > MIN_FILL) {
-    // The hot path: both in one leaf, which stays full enough. The merged hole covers the
-    // removed one, so the leaf's new maximum is the old one or the merged hole.
+    // The hot path: both in one leaf, which stays full enough. Only the merged hole grew.
     vals[l + T_MAXES + pos - 1] = merged;
     const ids = leaf + T_IDS;
     const maxes = l + T_MAXES;
@@ -445,15 +441,19 @@ export function addrTreeRemove(
       vals[maxes + i - 1] = vals[maxes + i]!;
     }
     nodes[leaf + T_COUNT] = count - 1;
-    if (merged > vals[l + T_MAX]!) setMax(nodes, vals, leaf, merged);
+    raiseMax(nodes, vals, leaf, merged);
     return;
   }
-  if (sameLeaf) vals[l + T_MAXES + pos - 1] = merged;
-  else addrTreeSetHole(t, heap, heapVals, prev);
+  if (sameLeaf) {
+    vals[l + T_MAXES + pos - 1] = merged;
+    raiseMax(nodes, vals, leaf, merged);
+  } else {
+    addrTreeSetHole(t, heap, heapVals, prev);
+  }
   removeAt(t, heap, heapVals, leaf, pos);
 }
 
-/** Removes entry `pos` of tree node `n`, then rebalances and brings the maxima up to date. */
+/** Removes entry `pos` of tree node `n`, then rebalances. Bounds stay valid: entries only go. */
 function removeAt(
   t: hole_addr_tree,
   heap: Int32Array,
@@ -463,7 +463,7 @@ function removeAt(
 ): void {
   const count = t.nodes[n + T_COUNT]! - 1;
   const leaf = t.nodes[n + T_LEVEL] === 0;
-  for (let i = pos; i < count; i++) shiftEntry(t, n, i + 1, i);
+  for (let i = pos; i < count; i++) shiftEntry(t, n, i + 1, i, leaf);
   const nodes = t.nodes;
   nodes[n + T_COUNT] = count;
   if (pos === 0 && count > 0) updateMinKey(t, heapVals, n);
@@ -473,18 +473,13 @@ function removeAt(
       // An inner root with one child: the child becomes the root.
       const child = nodes[n + T_IDS]!;
       nodes[child + T_PARENT] = 0;
+      nodes[child + T_POS] = 0;
       t.root = child;
       freeTreeNode(t, n);
-      return;
     }
-    fixMax(nodes, t.nodeVals, n);
     return;
   }
-  if (count >= MIN_FILL) {
-    fixMax(nodes, t.nodeVals, n);
-    return;
-  }
-  rebalance(t, heap, heapVals, n, parent);
+  if (count < MIN_FILL) rebalance(t, heap, heapVals, n, parent);
 }
 
 /** The first entry of `n` changed: its key moves into the ancestors that start with it. */
@@ -492,7 +487,7 @@ function updateMinKey(t: hole_addr_tree, heapVals: Float64Array, n: number): voi
   const nodes = t.nodes;
   const key = minKey(t, heapVals, n);
   for (let parent = nodes[n + T_PARENT]!; parent !== 0; parent = nodes[n + T_PARENT]!) {
-    const at = posOf(nodes, parent, n);
+    const at = nodes[n + T_POS]!;
     t.nodeVals[(parent >> 1) + T_KEYS + at] = key;
     if (at !== 0) return;
     n = parent;
@@ -513,7 +508,7 @@ function rebalance(
   const nodes = t.nodes;
   const vals = t.nodeVals;
   const leaf = nodes[n + T_LEVEL] === 0;
-  const at = posOf(nodes, parent, n);
+  const at = nodes[n + T_POS]!;
   // A non-root parent has at least MIN_FILL >= 2 entries and an inner root at least 2, so `n`
   // has a neighbour.
   const pl = at > 0 ? at - 1 : at;
@@ -535,22 +530,22 @@ function rebalance(
     // Move the first (newLc - lc) entries of `right` to the end of `left`.
     const k = newLc - lc;
     for (let i = 0; i < k; i++) moveEntry(t, heap, right, i, left, lc + i, leaf);
-    for (let i = k; i < rc; i++) shiftEntry(t, right, i, i - k);
+    for (let i = k; i < rc; i++) shiftEntry(t, right, i, i - k, leaf);
     nodes[left + T_COUNT] = newLc;
     nodes[right + T_COUNT] = rc - k;
   } else {
     // Move the last (lc - newLc) entries of `left` to the front of `right`.
     const k = lc - newLc;
-    for (let i = rc - 1; i >= 0; i--) shiftEntry(t, right, i, i + k);
+    for (let i = rc - 1; i >= 0; i--) shiftEntry(t, right, i, i + k, leaf);
     for (let i = 0; i < k; i++) moveEntry(t, heap, left, newLc + i, right, i, leaf);
     nodes[left + T_COUNT] = newLc;
     nodes[right + T_COUNT] = rc + k;
   }
   // `right` starts with another slot now; pl + 1 >= 1, so no ancestor starts with it.
+  // Both get tight bounds, each at most the larger of the two old ones, so the parent's holds.
   vals[p + T_KEYS + pl + 1] = minKey(t, heapVals, right);
   vals[p + T_MAXES + pl] = scanMax(nodes, vals, left);
   vals[p + T_MAXES + pl + 1] = scanMax(nodes, vals, right);
-  fixMax(nodes, vals, parent);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -559,11 +554,6 @@ function rebalance(
 /** Levels of the tree: 1 while the root is a leaf. For tests that want to see it grow. */
 export function addrTreeHeight(t: hole_addr_tree): number {
   return t.nodes[t.root + T_LEVEL]! + 1;
-}
-
-/** The largest hole of the whole tree. */
-export function addrTreeMaxHole(t: hole_addr_tree): number {
-  return t.nodeVals[(t.root >> 1) + T_MAX]!;
 }
 
 /**
@@ -601,30 +591,33 @@ export function addrTreeLastBelow(
 
 /**
  * The first slot after `slot` in address order whose hole is at least `size`, or 0. With
- * `size` 0 it is the plain successor. Subtrees without such a hole are skipped whole.
+ * `size` 0 it is the plain successor. Subtrees whose bound is below `size` are skipped whole;
+ * a subtree entered on a bound that turns out too high is tightened on the way out.
  */
 export function addrTreeNext(t: hole_addr_tree, heap: Int32Array, slot: number, size: number) {
   const nodes = t.nodes;
   const vals = t.nodeVals;
   let n = heap[slot + SLOT_LEAF]!;
   let i = posOf(nodes, n, slot) + 1;
+  let entered = false;
   for (;;) {
     const count = nodes[n + T_COUNT]!;
     const maxes = (n >> 1) + T_MAXES;
     while (i < count && vals[maxes + i]! < size) i++;
-    if (i < count) break;
+    if (i < count) {
+      if (nodes[n + T_LEVEL] === 0) return nodes[n + T_IDS + i]!;
+      n = nodes[n + T_IDS + i]!;
+      i = 0;
+      entered = true;
+      continue;
+    }
+    if (entered) tighten(nodes, vals, n);
     const parent = nodes[n + T_PARENT]!;
     if (parent === 0) return 0;
-    i = posOf(nodes, parent, n) + 1;
+    i = nodes[n + T_POS]! + 1;
     n = parent;
+    entered = false;
   }
-  // Entry i qualifies; descend to the first qualifying slot below it.
-  while (nodes[n + T_LEVEL] !== 0) {
-    n = nodes[n + T_IDS + i]!;
-    i = 0;
-    while (vals[(n >> 1) + T_MAXES + i]! < size) i++;
-  }
-  return nodes[n + T_IDS + i]!;
 }
 
 /** The last slot before `slot` in address order whose hole is at least `size`, or 0. */
@@ -633,21 +626,24 @@ export function addrTreePrev(t: hole_addr_tree, heap: Int32Array, slot: number, 
   const vals = t.nodeVals;
   let n = heap[slot + SLOT_LEAF]!;
   let i = posOf(nodes, n, slot) - 1;
+  let entered = false;
   for (;;) {
     const maxes = (n >> 1) + T_MAXES;
     while (i >= 0 && vals[maxes + i]! < size) i--;
-    if (i >= 0) break;
+    if (i >= 0) {
+      if (nodes[n + T_LEVEL] === 0) return nodes[n + T_IDS + i]!;
+      n = nodes[n + T_IDS + i]!;
+      i = nodes[n + T_COUNT]! - 1;
+      entered = true;
+      continue;
+    }
+    if (entered) tighten(nodes, vals, n);
     const parent = nodes[n + T_PARENT]!;
     if (parent === 0) return 0;
-    i = posOf(nodes, parent, n) - 1;
+    i = nodes[n + T_POS]! - 1;
     n = parent;
+    entered = false;
   }
-  while (nodes[n + T_LEVEL] !== 0) {
-    n = nodes[n + T_IDS + i]!;
-    i = nodes[n + T_COUNT]! - 1;
-    while (vals[(n >> 1) + T_MAXES + i]! < size) i--;
-  }
-  return nodes[n + T_IDS + i]!;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -697,8 +693,8 @@ export function checkAddrTree(
       }
       let max = 0;
       for (let i = 0; i < count; i++) max = Math.max(max, vals[v + T_MAXES + i]!);
-      if (vals[v + T_MAX] !== max) {
-        return { problem: `tree node ${n}: max ${vals[v + T_MAX]}, its entries say ${max}` };
+      if (!(vals[v + T_MAX]! >= max)) {
+        return { problem: `tree node ${n}: bound ${vals[v + T_MAX]} below its entries' ${max}` };
       }
       if (level === 0) {
         for (let i = 0; i < count; i++) {
@@ -720,6 +716,7 @@ export function checkAddrTree(
     }
     const child = nodes[n + T_IDS + frame.i]!;
     if (nodes[child + T_PARENT] !== n) return { problem: `tree node ${child}: wrong parent` };
+    if (nodes[child + T_POS] !== frame.i) return { problem: `tree node ${child}: wrong position` };
     if (nodes[child + T_LEVEL] !== level - 1) return { problem: `tree node ${child}: bad level` };
     if (vals[v + T_MAXES + frame.i] !== vals[(child >> 1) + T_MAX]) {
       return { problem: `tree node ${n} entry ${frame.i}: max disagrees with the child` };

@@ -63,7 +63,6 @@ import {
   addrTreeInit,
   addrTreeInsertAfter,
   addrTreeLastBelow,
-  addrTreeMaxHole,
   addrTreeNext,
   addrTreePrev,
   addrTreeRemove,
@@ -74,12 +73,12 @@ import {
 } from "./addr_tree.js";
 import {
   RB_NIL,
-  rb_erase,
-  rb_insert_color,
+  rb_erase_cached,
+  rb_insert_color_cached,
   type rb_layout,
   rb_link_node,
   rb_prev,
-  rb_root,
+  rb_root_cached,
 } from "./rbtree.js";
 
 /** No space left: no hole fits the request, or the requested place is occupied. */
@@ -227,7 +226,7 @@ export class drm_mm {
    * Hole owners by hole size, largest first, and among equal sizes newest first: a tree of the
    * size classes in `sizeClasses`, each listing its holes; the cached leftmost is the largest.
    */
-  holes_size = new rb_root(HOLES_SIZE_LAYOUT);
+  holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
   /**
    * Every node, the head first, in address order, with the largest hole of each subtree (see
    * addr_tree.ts). It serves as upstream's holes_addr (a node without a hole counts as a hole
@@ -453,17 +452,19 @@ function newClass(mm: drm_mm, size: number): number {
   let link = root.rb_node;
   let parent = RB_NIL;
   let asLeft = false;
+  let leftmost = true;
   // Largest first.
   while (link !== RB_NIL) {
     parent = link;
     asLeft = size > mm.sizeClassKeys[(link >> 1) + C_KEY]!;
+    if (!asLeft) leftmost = false;
     link = mm.sizeClasses[link + (asLeft ? C_LEFT : C_RIGHT)]!;
   }
   const c = allocClass(mm); // may grow the class arrays: read them afterwards
   mm.sizeClassKeys[(c >> 1) + C_KEY] = size;
   mm.sizeClasses[c + C_FIRST] = RB_NIL;
   rb_link_node(mm.sizeClasses, root, c, parent, asLeft);
-  rb_insert_color(mm.sizeClasses, root, c);
+  rb_insert_color_cached(mm.sizeClasses, root, c, leftmost);
   mm.classBySize.set(size, c);
   mm.classCount++;
   return c;
@@ -474,7 +475,7 @@ function newClass(mm: drm_mm, size: number): number {
  * same size tends to come back soon; BEST skips empty classes. When more than half of the
  * classes are empty they all go at once, so they cost O(log) each, amortized, as upstream's
  * per-hole tree updates do, and a search never skips more empty classes than there are others
- * (plus a few).
+ * (plus a few). The largest class never stays empty, so that it answers the O(1) reject.
  */
 function eraseHoleSize(mm: drm_mm, n: number): void {
   const heap = mm.heap;
@@ -486,10 +487,26 @@ function eraseHoleSize(mm: drm_mm, n: number): void {
     return;
   }
   // `n` is the newest hole of class -prev.
-  mm.sizeClasses[-prev + C_FIRST] = next;
-  if (next === RB_NIL && ++mm.emptyClasses > (mm.classCount >> 1) + EMPTY_CLASS_SLACK) {
+  const classes = mm.sizeClasses;
+  classes[-prev + C_FIRST] = next;
+  if (next !== RB_NIL) return;
+  if (++mm.emptyClasses > (mm.classCount >> 1) + EMPTY_CLASS_SLACK) {
     dropEmptyClasses(mm);
+    return;
   }
+  const root = mm.holes_size;
+  while (root.rb_leftmost !== RB_NIL && classes[root.rb_leftmost + C_FIRST] === RB_NIL) {
+    dropClass(mm, root.rb_leftmost);
+    mm.emptyClasses--;
+  }
+}
+
+/** Removes size class `c` from holes_size and releases it. */
+function dropClass(mm: drm_mm, c: number): void {
+  rb_erase_cached(mm.sizeClasses, mm.holes_size, c);
+  mm.classBySize.delete(mm.sizeClassKeys[(c >> 1) + C_KEY]!);
+  mm.freeClasses.push(c);
+  mm.classCount--;
 }
 
 /** Empty size classes kept beyond half of all classes; keeps tiny allocators from churning. */
@@ -507,12 +524,7 @@ function dropEmptyClasses(mm: drm_mm): void {
       empty.push(c);
     }
   }
-  for (const c of empty) {
-    rb_erase(classes, mm.holes_size, c);
-    mm.classBySize.delete(mm.sizeClassKeys[(c >> 1) + C_KEY]!);
-    mm.freeClasses.push(c);
-  }
-  mm.classCount -= empty.length;
+  for (const c of empty) dropClass(mm, c);
   mm.emptyClasses = 0;
 }
 
@@ -766,7 +778,7 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
     return -EINVAL;
   }
   mm.color_adjust = null;
-  mm.holes_size = new rb_root(HOLES_SIZE_LAYOUT);
+  mm.holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
   mm.classBySize = new Map();
   mm.classCount = 0;
   mm.emptyClasses = 0;
@@ -864,8 +876,10 @@ export function drm_mm_insert_node_in_range(
   DRM_MM_BUG_ON(drm_mm_node_allocated(node), "drm_mm_insert_node_in_range: node in use");
 
   if (size === 0 || range_end - range_start < size) return -ENOSPC;
-  // O(1) reject: the root of holes_addr knows the largest hole.
-  if (addrTreeMaxHole(mm.holes_addr) < size) return -ENOSPC;
+  // O(1) reject: the cached leftmost class of holes_size is the largest hole size (it is never
+  // left empty; an allocator always has at least one hole or is full).
+  const largest = mm.holes_size.rb_leftmost;
+  if (largest === RB_NIL || mm.sizeClassKeys[(largest >> 1) + C_KEY]! < size) return -ENOSPC;
 
   const align = alignment <= 1 ? 0 : alignment;
   const once = modeOnce(mode);

@@ -45,8 +45,8 @@ function inOrder(heap: Int32Array, root: rb_root, limit: number): number[] {
 /**
  * Checks every invariant of `mm` and returns one line per violation; an empty list means the
  * allocator is consistent:
- * - holes_addr is a valid B+tree (see addr_tree.ts: balanced, filled, maxima, keys, parent and
- *   leaf links), the class tree a valid red-black tree, and the null slot, null class and null
+ * - holes_addr is a valid B+tree (see addr_tree.ts: balanced, filled, bounds on the holes,
+ *   keys, parent and leaf links), the class tree a valid red-black tree, and the null slot, null class and null
  *   tree node have never been written;
  * - holes_addr holds the head node and then every allocated node in address order; those are
  *   inside the range, non-empty, non-overlapping, marked allocated, owned by `mm`, and own
@@ -57,8 +57,8 @@ function inOrder(heap: Int32Array, root: rb_root, limit: number): number[] {
  * - the nodes followed by a hole are exactly those in holes_size and hole_stack;
  * - holes_size is a tree of size classes, at most one per hole size, largest first, each
  *   listing exactly the holes of its size, the newest pointing back at its class; every hole
- *   size has a class, `classBySize` finds exactly these classes, and the class counts are
- *   right;
+ *   size has a class, `classBySize` finds exactly these classes, the class counts are right,
+ *   and the cached leftmost, the largest class, is not empty;
  * - hole_stack's live entries know their index, it counts them, and its top entry is live;
  * - scan_active counts the nodes marked as scanned.
  */
@@ -195,6 +195,12 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
   }
   if (mm.emptyClasses !== empty) {
     problems.push(`holes_size: ${empty} empty classes, ${mm.emptyClasses} counted`);
+  }
+  const largest = mm.holes_size.rb_leftmost;
+  if (largest !== (classSlots[0] ?? RB_NIL)) {
+    problems.push("holes_size: cached leftmost is not the largest class");
+  } else if (largest !== RB_NIL && classes[largest + C_FIRST] === RB_NIL) {
+    problems.push("holes_size: the largest class is empty");
   }
   const liveClasses = new Set(classSlots);
   if (mm.freeClasses.some((c) => liveClasses.has(c))) problems.push("a free size class is in use");
