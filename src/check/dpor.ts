@@ -10,6 +10,15 @@
 // Sleep sets avoid re-running a task whose next step commutes with everything run since it was
 // last tried at an ancestor state.
 //
+// With a preemption bound (strategy `bounded`) a backtrack task that would preempt a task that
+// could go on is added only while the path has preemptions to spare, and, as loom does
+// (rt/path.rs), the same task is also added at the last context switch before the racing step,
+// where running it costs no preemption. Sleep sets are off then: with a bound they can hide
+// the only schedule within the bound that reaches a state (Coons et al., OOPSLA 2013).
+//
+// A root prefix of decisions (one unit of a sharded or parallel check) is followed and never
+// backtracked into: its siblings are other units.
+//
 // Blocking is modelled by the kernel as an executed step (the attempt that enqueued the task),
 // so a blocked task's only pending step is its resume, which touches nothing shared: lock
 // attempts and releases race on the lock object like any other access. A spawned task's
@@ -42,6 +51,12 @@ function conflict(a: readonly Access[], b: readonly Access[]): boolean {
 /** One state of the current path: who could run, who ran, and what is left to try. */
 interface Node {
   readonly enabled: readonly number[];
+  /** The task that ran the step before this state, or -1. */
+  readonly previous: number;
+  /** Preemptions on the path before this state. */
+  readonly preemptions: number;
+  /** Part of the root prefix: never backtracked. */
+  readonly frozen: boolean;
   chosen: number;
   readonly backtrack: Set<number>;
   readonly done: Set<number>;
@@ -57,9 +72,18 @@ interface Event {
   readonly spawnedAt: number;
 }
 
+export interface DporOptions {
+  /** At most this many preemptions per schedule (strategy `bounded`). */
+  readonly preemptionBound?: number;
+  /** Decisions every execution starts with (a unit of a sharded check). */
+  readonly root?: readonly number[];
+}
+
 export class DporStrategy implements Strategy {
-  readonly name = "exhaustive";
-  readonly coverage = "every schedule up to equivalence (DPOR with sleep sets)";
+  readonly name: string;
+  readonly coverage: string;
+  private readonly bound: number;
+  private readonly root: readonly number[];
   private path: Node[] = [];
   private started = false;
   private exhausted = false;
@@ -69,6 +93,16 @@ export class DporStrategy implements Strategy {
   private replayLength = 0;
   /** Executions in which every runnable task was asleep at some state (redundant tails). */
   sleepBlocked = 0;
+
+  constructor(options: DporOptions = {}) {
+    this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
+    this.root = options.root ?? [];
+    const bounded = Number.isFinite(this.bound);
+    this.name = bounded ? "bounded" : "exhaustive";
+    this.coverage = bounded
+      ? `every schedule with at most ${this.bound} preemptions, up to equivalence (bounded DPOR)`
+      : "every schedule up to equivalence (DPOR with sleep sets)";
+  }
 
   get complete(): boolean {
     return this.exhausted;
@@ -85,11 +119,16 @@ export class DporStrategy implements Strategy {
     const path = this.path;
     const replayLength = path.length;
     this.replayLength = replayLength;
+    const useSleep = !Number.isFinite(this.bound);
     // The sleep set of the state being entered, maintained step by step past the replay.
     let sleep: Set<number> = new Set();
     let depth = 0;
+    let decisions = 0;
     let base = -1;
-    const scheduler = new ChoiceScheduler((options) => this.choose(options, depth, sleep), true);
+    const scheduler = new ChoiceScheduler(
+      (options) => this.choose(options, depth, decisions++, sleep),
+      true,
+    );
     // The tasks that could run before the step just taken, for the sleep-set update after it.
     let pendingRunnable: readonly Task[] = [];
     scheduler.onStepDone((touches) => {
@@ -122,11 +161,17 @@ export class DporStrategy implements Strategy {
           );
         }
         // At the branching state the siblings already tried go to sleep.
-        if (depth === replayLength - 1)
+        if (useSleep && depth === replayLength - 1)
           sleep = new Set([...node.sleep, ...node.done].filter((d) => d !== task.id));
       } else {
+        const before = path[depth - 1];
         path.push({
           enabled: runnable.map((t) => t.id),
+          previous: before === undefined ? -1 : before.chosen,
+          preemptions: before === undefined ? 0 : before.preemptions + preempts(before),
+          frozen:
+            decisions < this.root.length ||
+            (decisions === this.root.length && runnable.length > 1 && this.root.length > 0),
           chosen: task.id,
           backtrack: new Set(),
           done: new Set([task.id]),
@@ -139,8 +184,24 @@ export class DporStrategy implements Strategy {
     return scheduler;
   }
 
-  /** The option for state `depth`: the replayed task, else the first task that is not asleep. */
-  private choose(options: readonly Task[], depth: number, sleep: ReadonlySet<number>): number {
+  /**
+   * The option for state `depth` (decision number `decision`): the root prefix's, then the
+   * replayed task, else the first task that is not asleep.
+   */
+  private choose(
+    options: readonly Task[],
+    depth: number,
+    decision: number,
+    sleep: ReadonlySet<number>,
+  ): number {
+    const fixed = this.root[decision];
+    if (fixed !== undefined) {
+      if (fixed >= options.length)
+        throw new ScheduleDivergence(
+          `root decision ${decision}: option ${fixed} but only ${options.length} tasks are runnable`,
+        );
+      return fixed;
+    }
     if (depth < this.path.length) {
       const want = this.path[depth]!.chosen;
       const idx = options.findIndex((t) => t.id === want);
@@ -210,7 +271,7 @@ export class DporStrategy implements Strategy {
                 break;
               }
             }
-            if (!before) this.addBacktrack(path[j]!, e.task);
+            if (!before) this.backtrackAt(j, e.task);
           }
           for (let x = 0; x < width; x++) if (clocks[base + x]! > vc[x]!) vc[x] = clocks[base + x]!;
         }
@@ -233,12 +294,35 @@ export class DporStrategy implements Strategy {
     }
   }
 
-  private addBacktrack(node: Node, task: number): void {
-    if (node.enabled.includes(task)) {
-      node.backtrack.add(task);
-    } else {
-      for (const t of node.enabled) node.backtrack.add(t);
+  /**
+   * Schedules `task` at state `j` (where a racing step ran first); with a preemption bound also
+   * at the last context switch before `j`, where running `task` is not a preemption.
+   */
+  private backtrackAt(j: number, task: number): void {
+    const path = this.path;
+    this.addBacktrack(path[j]!, task);
+    if (!Number.isFinite(this.bound)) return;
+    for (let i = j - 1; i > 0; i--) {
+      if (path[i]!.chosen !== path[i - 1]!.chosen) {
+        this.addBacktrack(path[i]!, task);
+        return;
+      }
     }
+    if (j > 0) this.addBacktrack(path[0]!, task);
+  }
+
+  /** Adds `task` (or, when it cannot run there, every task that can) within the bound. */
+  private addBacktrack(node: Node, task: number): void {
+    if (node.frozen) return;
+    if (node.enabled.includes(task)) {
+      this.addWithinBound(node, task);
+    } else {
+      for (const t of node.enabled) this.addWithinBound(node, t);
+    }
+  }
+
+  private addWithinBound(node: Node, task: number): void {
+    if (node.preemptions + preempts(node, task) <= this.bound) node.backtrack.add(task);
   }
 
   /** Moves to the deepest state with an untried backtrack task; false when there is none. */
@@ -246,6 +330,7 @@ export class DporStrategy implements Strategy {
     const path = this.path;
     while (path.length > 0) {
       const node = path[path.length - 1]!;
+      if (node.frozen) return false;
       let next = -1;
       for (const t of node.backtrack) {
         if (!node.done.has(t) && !node.sleep.has(t) && (next < 0 || t < next)) next = t;
@@ -259,4 +344,11 @@ export class DporStrategy implements Strategy {
     }
     return false;
   }
+}
+
+/** 1 when running `task` (default: the task chosen) at `node` preempts a task that could go on. */
+function preempts(node: Node, task: number = node.chosen): number {
+  return node.previous >= 0 && task !== node.previous && node.enabled.includes(node.previous)
+    ? 1
+    : 0;
 }

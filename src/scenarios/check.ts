@@ -22,7 +22,7 @@ export interface CheckOptions {
   readonly executions?: number;
   readonly seed?: number;
   readonly depth?: number;
-  /** Plain DFS for `exhaustive`, without partial-order reduction (for comparison). */
+  /** Plain DFS for `exhaustive` and `bounded`, without partial-order reduction (for comparison). */
   readonly noReduction?: boolean;
   /** Steps after which one execution stops and is checked for livelock. */
   readonly maxSteps?: number;
@@ -78,8 +78,12 @@ function strategyFor(name: StrategyName, scenario: Scenario, options: CheckOptio
   switch (name) {
     case "exhaustive":
       return options.noReduction ? new DfsStrategy() : new DporStrategy();
-    case "bounded":
-      return new DfsStrategy(options.preemptionBound ?? scenario.explore.preemptionBound ?? 2);
+    case "bounded": {
+      const bound = options.preemptionBound ?? scenario.explore.preemptionBound ?? 2;
+      return options.noReduction
+        ? new DfsStrategy(bound)
+        : new DporStrategy({ preemptionBound: bound });
+    }
     case "random":
       return new RandomStrategy(seed);
     case "pct":
