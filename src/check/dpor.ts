@@ -230,7 +230,6 @@ export class DporStrategy implements Strategy {
    */
   private addBacktracks(): void {
     const events = this.events;
-    const path = this.path;
     const index = new Map<number, number>();
     for (const e of events) if (!index.has(e.task)) index.set(e.task, index.size);
     const width = index.size;
