@@ -21,6 +21,7 @@ import type { Scenario, Strategy } from "../scenarios/scenario.js";
 import { ScenarioSetupError } from "../scenarios/system.js";
 import { encodeTrace, TRACE_FORMAT } from "../trace/index.js";
 import { ProgressReporter } from "./progress.js";
+import { CheckArtifacts, registerViewCommand, ViewError, writePerfetto } from "./view.js";
 
 /** An input error: printed as one line, exit status 2. */
 class InputError extends Error {
@@ -103,6 +104,8 @@ interface CheckFlags {
   reduction?: boolean;
   summary?: boolean;
   trace?: string;
+  perfetto?: string;
+  html?: string;
 }
 
 function formatSeconds(ms: number): string {
@@ -194,6 +197,7 @@ function runCheck(paths: string[], flags: CheckFlags): number {
   const rows: Array<{ s: Scenario; r: CheckResult; ms: number }> = [];
   const progress = new ProgressReporter(!flags.json && io.progress);
   let traced = false;
+  const artifacts = new CheckArtifacts(flags);
   for (let i = 0; i < scenarios.length; i++) {
     const s = scenarios[i]!;
     const start = performance.now();
@@ -227,6 +231,7 @@ function runCheck(paths: string[], flags: CheckFlags): number {
       );
       traced = true;
     }
+    artifacts.add(s, r, flags.maxSteps);
     if (flags.json) {
       const json = {
         scenario: r.scenario,
@@ -255,10 +260,14 @@ function runCheck(paths: string[], flags: CheckFlags): number {
     }
   }
   if (!flags.json && (rows.length > 1 || flags.summary)) printTable(rows);
+  artifacts.finish();
   return rows.every((x) => x.r.matched) ? 0 : 1;
 }
 
-function runReplay(token: string, flags: { trace?: string; scenario?: string }): number {
+function runReplay(
+  token: string,
+  flags: { trace?: string; scenario?: string; perfetto?: string },
+): number {
   const decoded = decodeToken(token);
   const file = flags.scenario ?? fileOfSource(decoded.source);
   const s = readScenario(file);
@@ -284,6 +293,7 @@ function runReplay(token: string, flags: { trace?: string; scenario?: string }):
       }),
     );
   }
+  if (flags.perfetto !== undefined) writePerfetto(flags.perfetto, s.name, token, replay.events);
   return replay.findings.length === 0 ? 0 : 1;
 }
 
@@ -332,6 +342,8 @@ function main(argv: readonly string[]): number {
       integer("--time-limit", 1),
     )
     .option("--trace <out.json>", "write the trace of the first finding")
+    .option("--perfetto <out.json>", "write the first finding in the Chrome trace event format")
+    .option("--html <report.html>", "write a self-contained viewer page of every finding")
     .action((paths: string[], flags: CheckFlags) => {
       status = runCheck(paths, flags);
     });
@@ -340,10 +352,19 @@ function main(argv: readonly string[]): number {
     .description("replay a finding from its token")
     .argument("<token>", "the token a check printed")
     .option("--trace <out.json>", "write the trace of the replayed execution")
+    .option("--perfetto <out.json>", "write the execution in the Chrome trace event format")
     .option("--scenario <file>", "the scenario file, when it is not where the token says")
-    .action((token: string, flags: { trace?: string; scenario?: string }) => {
+    .action((token: string, flags: { trace?: string; scenario?: string; perfetto?: string }) => {
       status = runReplay(token, flags);
     });
+  registerViewCommand(program, {
+    out: (text) => io.out(text),
+    readScenario,
+    fileOfSource,
+    setStatus: (s) => {
+      status = s;
+    },
+  });
   program.parse(argv as string[], { from: "user" });
   return status;
 }
@@ -377,7 +398,8 @@ export function runCli(argv: readonly string[], output: CliIO): number {
       error instanceof InputError ||
       error instanceof TokenError ||
       error instanceof ReplayError ||
-      error instanceof ScenarioSetupError
+      error instanceof ScenarioSetupError ||
+      error instanceof ViewError
     ) {
       io.err(`faultline: ${error.message}\n`);
       return 2;
