@@ -60,8 +60,13 @@ interface Node {
   chosen: number;
   readonly backtrack: Set<number>;
   readonly done: Set<number>;
-  /** Tasks that must not run from this state (their step commutes with what was explored). */
-  readonly sleep: ReadonlySet<number>;
+  /**
+   * Tasks that must not run from this state (their step commutes with what was explored), with
+   * what their step touched when it was tried.
+   */
+  readonly sleep: ReadonlyMap<number, readonly Access[]>;
+  /** What the step of each task tried here touched. */
+  readonly footprints: Map<number, readonly Access[]>;
 }
 
 /** What one executed step was. */
@@ -91,7 +96,7 @@ export class DporStrategy implements Strategy {
   private events: Event[] = [];
   /** Length of the prefix the execution in progress replays. */
   private replayLength = 0;
-  /** Executions in which every runnable task was asleep at some state (redundant tails). */
+  /** Executions stopped because every runnable task was asleep (their tails were explored). */
   sleepBlocked = 0;
 
   constructor(options: DporOptions = {}) {
@@ -121,28 +126,25 @@ export class DporStrategy implements Strategy {
     this.replayLength = replayLength;
     const useSleep = !Number.isFinite(this.bound);
     // The sleep set of the state being entered, maintained step by step past the replay.
-    let sleep: Set<number> = new Set();
+    let sleep: Map<number, readonly Access[]> = new Map();
     let depth = 0;
     let decisions = 0;
     let base = -1;
     const scheduler = new ChoiceScheduler(
-      (options) => this.choose(options, depth, decisions++, sleep),
+      (options, _decision, sched) => this.choose(options, depth, decisions++, sleep, sched),
       true,
     );
-    // The tasks that could run before the step just taken, for the sleep-set update after it.
-    let pendingRunnable: readonly Task[] = [];
     scheduler.onStepDone((touches) => {
       const last = this.events[this.events.length - 1];
       if (last === undefined) return;
       for (const t of touches) last.accesses.push({ obj: t.obj.id, write: t.write });
-      // A sleeper wakes when the step (with all it touched) conflicts with its next step; one
-      // that cannot run stays asleep.
+      path[depth - 1]!.footprints.set(last.task, last.accesses);
+      // A sleeper wakes when the step (with all it touched) conflicts with what its own step
+      // touched when it was tried. Until then that step would read and do the same.
       if (sleep.size === 0) return;
-      const next = new Set<number>();
-      for (const u of sleep) {
-        if (u === last.task) continue;
-        const t = pendingRunnable.find((r) => r.id === u);
-        if (t === undefined || !conflict(accessesOf(t.pending), last.accesses)) next.add(u);
+      const next = new Map<number, readonly Access[]>();
+      for (const [u, footprint] of sleep) {
+        if (u !== last.task && !conflict(footprint, last.accesses)) next.set(u, footprint);
       }
       sleep = next;
     });
@@ -161,8 +163,13 @@ export class DporStrategy implements Strategy {
           );
         }
         // At the branching state the siblings already tried go to sleep.
-        if (useSleep && depth === replayLength - 1)
-          sleep = new Set([...node.sleep, ...node.done].filter((d) => d !== task.id));
+        if (useSleep && depth === replayLength - 1) {
+          sleep = new Map(node.sleep);
+          for (const d of node.done) {
+            const footprint = node.footprints.get(d);
+            if (d !== task.id && footprint !== undefined) sleep.set(d, footprint);
+          }
+        }
       } else {
         const before = path[depth - 1];
         path.push({
@@ -176,9 +183,9 @@ export class DporStrategy implements Strategy {
           backtrack: new Set(),
           done: new Set([task.id]),
           sleep,
+          footprints: new Map(),
         });
       }
-      pendingRunnable = runnable;
       depth++;
     });
     return scheduler;
@@ -192,7 +199,8 @@ export class DporStrategy implements Strategy {
     options: readonly Task[],
     depth: number,
     decision: number,
-    sleep: ReadonlySet<number>,
+    sleep: ReadonlyMap<number, readonly Access[]>,
+    sched: Sched,
   ): number {
     const fixed = this.root[decision];
     if (fixed !== undefined) {
@@ -214,8 +222,9 @@ export class DporStrategy implements Strategy {
     // options[0] is the task that ran last when it still can: keep it unless it sleeps.
     const idx = options.findIndex((t) => !sleep.has(t.id));
     if (idx >= 0) return idx;
-    // Every runnable task sleeps: the rest of this execution repeats explored behaviour.
+    // Every runnable task sleeps: every way on from here is equivalent to an explored one.
     this.sleepBlocked++;
+    sched.stop("sleep-set blocked: every way on from here was explored");
     return 0;
   }
 
