@@ -194,43 +194,36 @@ function minKey(t: hole_addr_tree, heapVals: Float64Array, n: number): number {
     : t.nodeVals[(n >> 1) + T_KEYS]!;
 }
 
-/**
- * Records that the hole size of `slot` changed (its SLOT_HOLE is already the new one) and
- * raises the bounds above it if it grew past them.
- */
-export function addrTreeSetHole(
-  t: hole_addr_tree,
-  heap: Int32Array,
-  heapVals: Float64Array,
-  slot: number,
-): void {
+/** Records that the hole of `slot` is now `size`, raising the bounds above it if it grew. */
+function setHole(t: hole_addr_tree, heap: Int32Array, slot: number, size: number): void {
   const nodes = t.nodes;
   const vals = t.nodeVals;
   const leaf = heap[slot + SLOT_LEAF]!;
-  const size = heapVals[(slot >> 1) + SLOT_HOLE]!;
   vals[(leaf >> 1) + T_MAXES + posOf(nodes, leaf, slot)] = size;
   raiseMax(nodes, vals, leaf, size);
 }
 
 /**
  * Links `slot` right after `prev`, its predecessor in address order, whose hole `slot` was
- * carved out of; no key comparisons are needed. The hole sizes of both (SLOT_HOLE) must
- * already be the new ones, each smaller than the hole `prev` had.
+ * carved out of; no key comparisons are needed. Their holes are now `prevHole` and `hole`,
+ * each smaller than the one `prev` had; the slots' SLOT_HOLE fields are not read (the caller
+ * sets them when it suits it), but the new slot's SLOT_KEY must be set.
  */
 export function addrTreeInsertAfter(
   t: hole_addr_tree,
   heap: Int32Array,
   heapVals: Float64Array,
   prev: number,
+  prevHole: number,
   slot: number,
+  hole: number,
 ): void {
   const nodes = t.nodes;
   const vals = t.nodeVals;
   const leaf = heap[prev + SLOT_LEAF]!;
   const pos = posOf(nodes, leaf, prev);
   const l = leaf >> 1;
-  vals[l + T_MAXES + pos] = heapVals[(prev >> 1) + SLOT_HOLE]!;
-  const hole = heapVals[(slot >> 1) + SLOT_HOLE]!;
+  vals[l + T_MAXES + pos] = prevHole;
   const count = nodes[leaf + T_COUNT]!;
   if (count === FANOUT) {
     split(t, heap, heapVals, leaf, pos + 1, slot, hole, 0);
@@ -412,9 +405,9 @@ function split(
 }
 
 /**
- * Unlinks `slot` and records the new hole size of `prev`, its predecessor in address order
- * (its SLOT_HOLE must already be the new one, which covers the hole `slot` had), bringing the
- * maxima up to date.
+ * Unlinks `slot` and records that `prev`, its predecessor in address order, now has the hole
+ * `merged`, which covers the one `slot` had, raising the bounds above it if needed. The slots'
+ * SLOT_HOLE fields are not read.
  */
 export function addrTreeRemove(
   t: hole_addr_tree,
@@ -422,13 +415,13 @@ export function addrTreeRemove(
   heapVals: Float64Array,
   slot: number,
   prev: number,
+  merged: number,
 ): void {
   const nodes = t.nodes;
   const vals = t.nodeVals;
   const leaf = heap[slot + SLOT_LEAF]!;
   const l = leaf >> 1;
   const pos = posOf(nodes, leaf, slot);
-  const merged = heapVals[(prev >> 1) + SLOT_HOLE]!;
   const count = nodes[leaf + T_COUNT]!;
   const sameLeaf = pos > 0 && nodes[leaf + T_IDS + pos - 1] === prev;
   if (sameLeaf && count > MIN_FILL) {
@@ -448,7 +441,7 @@ export function addrTreeRemove(
     vals[l + T_MAXES + pos - 1] = merged;
     raiseMax(nodes, vals, leaf, merged);
   } else {
-    addrTreeSetHole(t, heap, heapVals, prev);
+    setHole(t, heap, prev, merged);
   }
   removeAt(t, heap, heapVals, leaf, pos);
 }

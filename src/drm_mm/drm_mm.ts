@@ -142,22 +142,35 @@ export const HOLE_SIZE = SLOT_HOLE;
 export const LIST_PREV = 4;
 export const LIST_NEXT = 5;
 /**
- * Int32: holes_size, the neighbours of this node's hole in its size class list, newest first.
- * The newest hole of a class has, instead of a previous hole, minus the class's offset, so
- * that unlinking it reaches the class without a field of its own.
+ * Int32: holes_size, the neighbours of this node's hole in the list of holes of its size, newest
+ * first. The newest hole has SIZE_HEAD instead of a previous one.
  */
 export const SIZE_PREV = 6;
 export const SIZE_NEXT = 7;
+export const SIZE_HEAD = -1;
 /** Int32: hole_stack, the index of this node's entry in the hole stack log. */
 export const STACK_POS = 8;
 /** Int32: holes_addr, the B+tree leaf holding this node (maintained by addr_tree.ts). */
 export const LEAF = SLOT_LEAF;
 
 /**
- * Size classes, in their own buffer (`mm.sizeClasses` as Int32Array, `mm.sizeClassKeys` as
- * Float64Array, named like slots): one per distinct hole size, in a red-black tree by size,
- * largest first, each with the list of its holes. Classes are few and packed together, so
- * BEST's searches stay in cache however many holes there are.
+ * holes_size, for hole sizes below SMALL_HOLE_SIZES: the newest hole of each size is
+ * `mm.smallFirst[size]`, and two levels of bitmaps (`mm.smallBits`, one bit per size, and
+ * `mm.smallSummary`, one bit per word of it) mark the sizes that have holes, so that finding the
+ * smallest size at or above a request is a few word operations. Holes this small are almost all
+ * of them (in the benchmark's steady state, 99.9% of the holes are below 4096 and half are
+ * below 8), and a red-black tree of their sizes, with the map that found a size's class, took
+ * about a quarter of an insertion's time.
+ */
+export const SMALL_HOLE_SIZES = 4096;
+export const SMALL_WORDS = SMALL_HOLE_SIZES >> 5;
+export const SMALL_SUMMARY_WORDS = SMALL_WORDS >> 5;
+
+/**
+ * holes_size, for larger hole sizes: size classes in their own buffer (`mm.sizeClasses` as
+ * Int32Array, `mm.sizeClassKeys` as Float64Array, named like slots), one per size that has
+ * holes, in a red-black tree by size, largest first, with the largest cached; `classBySize`
+ * finds a size's class. Such holes are few, so this costs what upstream's tree does.
  */
 export const CLASS_STRIDE = 8;
 export const C_LEFT = 0;
@@ -263,11 +276,12 @@ export class drm_mm {
   sizeClassKeys = new Float64Array(0);
   /** Ours: offsets of released size classes. */
   freeClasses: number[] = [];
-  /** Ours: the size class of each hole size in holes_size, so that adding a hole needs no search. */
+  /** Ours: the size class of each large hole size in holes_size. */
   classBySize = new Map<number, number>();
-  /** Ours: size classes in holes_size, and how many of them have no hole (see eraseHoleSize). */
-  classCount = 0;
-  emptyClasses = 0;
+  /** Ours: holes_size below SMALL_HOLE_SIZES: newest hole of each size, and the bitmaps. */
+  smallFirst = new Int32Array(0);
+  smallBits = new Int32Array(0);
+  smallSummary = new Int32Array(0);
   /** Ours: the first never-used size class offset. */
   nextClass = 0;
   /** Ours: scratch bounds handed to color_adjust, reused so that searching does not allocate. */
@@ -426,27 +440,112 @@ function releaseSlot(mm: drm_mm, node: drm_mm_node): void {
 /**
  * Adds slot `n` to holes_size as the newest hole of its size. Upstream keeps every hole in one
  * tree, equal sizes to the right of older ones; BEST then visits sizes from the best fit upwards
- * and, within a size, the newest hole first. A tree of the distinct sizes, each listing its holes
- * newest first, yields exactly that order while most updates touch only a list; the class of a
- * size is found through `classBySize` without searching the tree.
+ * and, within a size, the newest hole first. Lists of the holes of each size, newest first,
+ * found by size (see SMALL_HOLE_SIZES and CLASS_STRIDE), yield exactly that order.
  */
 function insertHoleSize(mm: drm_mm, n: number): void {
   const heap = mm.heap;
   const size = mm.heapVals[(n >> 1) + HOLE_SIZE]!;
-  let c = mm.classBySize.get(size);
-  if (c === undefined) {
-    c = newClass(mm, size);
-  } else if (mm.sizeClasses[c + C_FIRST] === RB_NIL) {
-    mm.emptyClasses--;
+  let first: number;
+  if (size < SMALL_HOLE_SIZES) {
+    first = mm.smallFirst[size]!;
+    mm.smallFirst[size] = n;
+    if (first === RB_NIL) setSmallBit(mm, size);
+  } else {
+    let c = mm.classBySize.get(size);
+    if (c === undefined) c = newClass(mm, size);
+    first = mm.sizeClasses[c + C_FIRST]!;
+    mm.sizeClasses[c + C_FIRST] = n;
   }
-  const first = mm.sizeClasses[c + C_FIRST]!;
-  heap[n + SIZE_PREV] = -c;
+  heap[n + SIZE_PREV] = SIZE_HEAD;
   heap[n + SIZE_NEXT] = first;
   if (first !== RB_NIL) heap[first + SIZE_PREV] = n;
-  mm.sizeClasses[c + C_FIRST] = n;
 }
 
-/** Adds an empty size class for holes of `size` to holes_size and returns it. */
+/** Removes slot `n`, whose hole size has not changed yet, from holes_size. */
+function eraseHoleSize(mm: drm_mm, n: number): void {
+  const heap = mm.heap;
+  const prev = heap[n + SIZE_PREV]!;
+  const next = heap[n + SIZE_NEXT]!;
+  if (next !== RB_NIL) heap[next + SIZE_PREV] = prev;
+  if (prev !== SIZE_HEAD) {
+    heap[prev + SIZE_NEXT] = next;
+    return;
+  }
+  const size = mm.heapVals[(n >> 1) + HOLE_SIZE]!;
+  if (size < SMALL_HOLE_SIZES) {
+    mm.smallFirst[size] = next;
+    if (next === RB_NIL) clearSmallBit(mm, size);
+    return;
+  }
+  const c = mm.classBySize.get(size)!;
+  mm.sizeClasses[c + C_FIRST] = next;
+  if (next === RB_NIL) {
+    // The last hole of its size: the class goes.
+    rb_erase_cached(mm.sizeClasses, mm.holes_size, c);
+    mm.classBySize.delete(size);
+    mm.freeClasses.push(c);
+  }
+}
+
+function setSmallBit(mm: drm_mm, size: number): void {
+  const w = size >> 5;
+  const word = mm.smallBits[w]!;
+  if (word === 0) mm.smallSummary[w >> 5] = mm.smallSummary[w >> 5]! | (1 << (w & 31));
+  mm.smallBits[w] = word | (1 << (size & 31));
+}
+
+function clearSmallBit(mm: drm_mm, size: number): void {
+  const w = size >> 5;
+  const word = mm.smallBits[w]! & ~(1 << (size & 31));
+  mm.smallBits[w] = word;
+  if (word === 0) mm.smallSummary[w >> 5] = mm.smallSummary[w >> 5]! & ~(1 << (w & 31));
+}
+
+/** Index of the lowest set bit of a nonzero int32. */
+function lowestBit(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/** The smallest size >= `size` below SMALL_HOLE_SIZES that has holes, or -1. */
+function nextSmallSize(mm: drm_mm, size: number): number {
+  if (size >= SMALL_HOLE_SIZES) return -1;
+  const bits = mm.smallBits;
+  let w = size >> 5;
+  let word = bits[w]! & (-1 << (size & 31));
+  if (word === 0) {
+    w++;
+    if (w === SMALL_WORDS) return -1;
+    let sw = w >> 5;
+    let summary = mm.smallSummary[sw]! & (-1 << (w & 31));
+    while (summary === 0) {
+      if (++sw === SMALL_SUMMARY_WORDS) return -1;
+      summary = mm.smallSummary[sw]!;
+    }
+    w = (sw << 5) + lowestBit(summary);
+    word = bits[w]!;
+  }
+  return (w << 5) + lowestBit(word);
+}
+
+/** The largest size below SMALL_HOLE_SIZES that has holes, or -1. */
+function largestSmallSize(mm: drm_mm): number {
+  for (let sw = SMALL_SUMMARY_WORDS - 1; sw >= 0; sw--) {
+    const summary = mm.smallSummary[sw]!;
+    if (summary === 0) continue;
+    const w = (sw << 5) + 31 - Math.clz32(summary);
+    return (w << 5) + 31 - Math.clz32(mm.smallBits[w]!);
+  }
+  return -1;
+}
+
+/** The largest hole size, or -1 if there is no hole. O(1). */
+function largestHole(mm: drm_mm): number {
+  const c = mm.holes_size.rb_leftmost;
+  return c !== RB_NIL ? mm.sizeClassKeys[(c >> 1) + C_KEY]! : largestSmallSize(mm);
+}
+
+/** Adds an empty size class for holes of `size` (at least SMALL_HOLE_SIZES) and returns it. */
 function newClass(mm: drm_mm, size: number): number {
   const root = mm.holes_size;
   let link = root.rb_node;
@@ -466,66 +565,7 @@ function newClass(mm: drm_mm, size: number): number {
   rb_link_node(mm.sizeClasses, root, c, parent, asLeft);
   rb_insert_color_cached(mm.sizeClasses, root, c, leftmost);
   mm.classBySize.set(size, c);
-  mm.classCount++;
   return c;
-}
-
-/**
- * Removes slot `n` from holes_size. A class that loses its last hole stays, empty, because the
- * same size tends to come back soon; BEST skips empty classes. When more than half of the
- * classes are empty they all go at once, so they cost O(log) each, amortized, as upstream's
- * per-hole tree updates do, and a search never skips more empty classes than there are others
- * (plus a few). The largest class never stays empty, so that it answers the O(1) reject.
- */
-function eraseHoleSize(mm: drm_mm, n: number): void {
-  const heap = mm.heap;
-  const prev = heap[n + SIZE_PREV]!;
-  const next = heap[n + SIZE_NEXT]!;
-  if (next !== RB_NIL) heap[next + SIZE_PREV] = prev;
-  if (prev > 0) {
-    heap[prev + SIZE_NEXT] = next;
-    return;
-  }
-  // `n` is the newest hole of class -prev.
-  const classes = mm.sizeClasses;
-  classes[-prev + C_FIRST] = next;
-  if (next !== RB_NIL) return;
-  if (++mm.emptyClasses > (mm.classCount >> 1) + EMPTY_CLASS_SLACK) {
-    dropEmptyClasses(mm);
-    return;
-  }
-  const root = mm.holes_size;
-  while (root.rb_leftmost !== RB_NIL && classes[root.rb_leftmost + C_FIRST] === RB_NIL) {
-    dropClass(mm, root.rb_leftmost);
-    mm.emptyClasses--;
-  }
-}
-
-/** Removes size class `c` from holes_size and releases it. */
-function dropClass(mm: drm_mm, c: number): void {
-  rb_erase_cached(mm.sizeClasses, mm.holes_size, c);
-  mm.classBySize.delete(mm.sizeClassKeys[(c >> 1) + C_KEY]!);
-  mm.freeClasses.push(c);
-  mm.classCount--;
-}
-
-/** Empty size classes kept beyond half of all classes; keeps tiny allocators from churning. */
-const EMPTY_CLASS_SLACK = 16;
-
-/** Removes every empty size class from holes_size. */
-function dropEmptyClasses(mm: drm_mm): void {
-  const classes = mm.sizeClasses;
-  const empty: number[] = [];
-  for (let c = mm.nextClass - CLASS_STRIDE; c > 0; c -= CLASS_STRIDE) {
-    if (
-      classes[c + C_FIRST] === RB_NIL &&
-      mm.classBySize.get(mm.sizeClassKeys[(c >> 1) + C_KEY]!) === c
-    ) {
-      empty.push(c);
-    }
-  }
-  for (const c of empty) dropClass(mm, c);
-  mm.emptyClasses = 0;
 }
 
 function allocClass(mm: drm_mm): number {
@@ -757,7 +797,7 @@ function linkNodeIntoHole(
   unindexHole(mm, hole);
   vals[h + HOLE_SIZE] = leading;
   vals[(n >> 1) + HOLE_SIZE] = trailing;
-  addrTreeInsertAfter(mm.holes_addr, heap, vals, hole, n);
+  addrTreeInsertAfter(mm.holes_addr, heap, vals, hole, leading, n, trailing);
   if (leading > 0) indexHole(mm, hole);
   if (trailing > 0) indexHole(mm, n);
 }
@@ -780,8 +820,9 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
   mm.color_adjust = null;
   mm.holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
   mm.classBySize = new Map();
-  mm.classCount = 0;
-  mm.emptyClasses = 0;
+  mm.smallFirst = new Int32Array(SMALL_HOLE_SIZES);
+  mm.smallBits = new Int32Array(SMALL_WORDS);
+  mm.smallSummary = new Int32Array(SMALL_SUMMARY_WORDS);
   mm.holes_addr = new hole_addr_tree();
   mm.hole_stack = new Int32Array(64);
   mm.hole_stack_len = 0;
@@ -876,10 +917,8 @@ export function drm_mm_insert_node_in_range(
   DRM_MM_BUG_ON(drm_mm_node_allocated(node), "drm_mm_insert_node_in_range: node in use");
 
   if (size === 0 || range_end - range_start < size) return -ENOSPC;
-  // O(1) reject: the cached leftmost class of holes_size is the largest hole size (it is never
-  // left empty; an allocator always has at least one hole or is full).
-  const largest = mm.holes_size.rb_leftmost;
-  if (largest === RB_NIL || mm.sizeClassKeys[(largest >> 1) + C_KEY]! < size) return -ENOSPC;
+  // O(1) reject: holes_size knows the largest hole.
+  if (largestHole(mm) < size) return -ENOSPC;
 
   const align = alignment <= 1 ? 0 : alignment;
   const once = modeOnce(mode);
@@ -889,6 +928,28 @@ export function drm_mm_insert_node_in_range(
   switch (base) {
     case DRM_MM_INSERT_BEST: {
       // Smallest fitting size first, newest first within a size; BEST never stops early.
+      // Sizes below SMALL_HOLE_SIZES come from the bitmaps, larger ones from the class tree.
+      for (let s = nextSmallSize(mm, size); s >= 0; s = nextSmallSize(mm, s + 1)) {
+        for (let hole = mm.smallFirst[s]!; hole !== RB_NIL; hole = heap[hole + SIZE_NEXT]!) {
+          const start = placeInHole(
+            mm,
+            hole,
+            vals[(hole >> 1) + KEY]!,
+            vals[(hole >> 1) + KEY]! + s,
+            size,
+            align,
+            color,
+            range_start,
+            range_end,
+            false,
+          );
+          if (start !== NO_FIT) {
+            linkNodeIntoHole(mm, hole, node, start, size, color);
+            return 0;
+          }
+          if (once) return -ENOSPC;
+        }
+      }
       const classes = mm.sizeClasses;
       for (let c = best_class(mm, size); c !== RB_NIL; c = rb_prev(classes, HOLES_SIZE_LAYOUT, c)) {
         for (let hole = classes[c + C_FIRST]!; hole !== RB_NIL; hole = heap[hole + SIZE_NEXT]!) {
@@ -1065,7 +1126,7 @@ export function drm_mm_remove_node(node: drm_mm_node): void {
   heap[prev + LIST_NEXT] = next;
   heap[next + LIST_PREV] = prev;
   vals[(prev >> 1) + HOLE_SIZE] = merged;
-  addrTreeRemove(mm!.holes_addr, heap, vals, n, prev);
+  addrTreeRemove(mm!.holes_addr, heap, vals, n, prev, merged);
   indexHole(mm!, prev);
 
   node.flags = 0;

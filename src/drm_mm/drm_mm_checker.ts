@@ -23,10 +23,13 @@ import {
   KEY,
   LIST_NEXT,
   LIST_PREV,
+  SIZE_HEAD,
   SIZE_NEXT,
   SIZE_PREV,
   SLOT_SHIFT,
   SLOT_STRIDE,
+  SMALL_HOLE_SIZES,
+  SMALL_WORDS,
   STACK_POS,
   STACK_TOMBSTONE,
 } from "./drm_mm.js";
@@ -55,10 +58,10 @@ function inOrder(heap: Int32Array, root: rb_root, limit: number): number[] {
  * - every hole_size equals the gap to the next allocated node (the head owns the first gap),
  *   and nodes plus holes tile the range exactly;
  * - the nodes followed by a hole are exactly those in holes_size and hole_stack;
- * - holes_size is a tree of size classes, at most one per hole size, largest first, each
- *   listing exactly the holes of its size, the newest pointing back at its class; every hole
- *   size has a class, `classBySize` finds exactly these classes, the class counts are right,
- *   and the cached leftmost, the largest class, is not empty;
+ * - holes_size lists each hole with the others of its size, newest first: sizes below
+ *   SMALL_HOLE_SIZES in `smallFirst` with bitmaps that mark exactly the sizes that have holes,
+ *   larger ones in a tree of non-empty size classes, largest first and cached, that
+ *   `classBySize` finds;
  * - hole_stack's live entries know their index, it counts them, and its top entry is live;
  * - scan_active counts the nodes marked as scanned.
  */
@@ -158,49 +161,54 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
     problems.push(`nodes (${usedSize}) and holes (${freeSize}) do not tile the range`);
   }
 
-  // holes_size: a tree of size classes, largest first, each listing the holes of its size.
-  // Together they index exactly the holders.
+  // holes_size: lists of the holes of each size, newest first, found through the small-size
+  // bitmaps or the class tree. Together they index exactly the holders.
+  const bySize: number[] = [];
+  const walk = (first: number, size: number): void => {
+    for (let n = first, prev = SIZE_HEAD; n !== RB_NIL; ) {
+      if (heap[n + SIZE_PREV] !== prev) problems.push(`holes_size: list ${size}: back link broken`);
+      if (vals[(n >> 1) + HOLE_SIZE] !== size)
+        problems.push(`holes_size: list ${size}: wrong size`);
+      bySize.push(n);
+      if (bySize.length > owners.length) {
+        problems.push(`holes_size: list ${size} has a cycle`);
+        return;
+      }
+      prev = n;
+      n = heap[n + SIZE_NEXT]!;
+    }
+  };
+  for (let size = 0; size < SMALL_HOLE_SIZES; size++) {
+    const first = mm.smallFirst[size]!;
+    const bit = (mm.smallBits[size >> 5]! >>> (size & 31)) & 1;
+    if (bit !== (first === RB_NIL ? 0 : 1)) problems.push(`holes_size: bit of size ${size} wrong`);
+    if (size === 0 && first !== RB_NIL) problems.push("holes_size: a hole of size 0");
+    walk(first, size);
+  }
+  for (let w = 0; w < SMALL_WORDS; w++) {
+    const bit = (mm.smallSummary[w >> 5]! >>> (w & 31)) & 1;
+    if (bit !== (mm.smallBits[w] === 0 ? 0 : 1))
+      problems.push(`holes_size: summary bit ${w} wrong`);
+  }
   const classes = mm.sizeClasses;
   const classSlots = inOrder(classes, mm.holes_size, mm.nextClass / CLASS_STRIDE);
-  const bySize: number[] = [];
-  let empty = 0;
   for (let i = 0; i < classSlots.length; i++) {
     const c = classSlots[i]!;
     const size = mm.sizeClassKeys[(c >> 1) + C_KEY]!;
     if (i > 0 && !(size < mm.sizeClassKeys[(classSlots[i - 1]! >> 1) + C_KEY]!)) {
       problems.push(`holes_size: classes not strictly largest first at position ${i}`);
     }
+    if (size < SMALL_HOLE_SIZES) problems.push(`holes_size: class ${size} is a small size`);
     if (mm.classBySize.get(size) !== c) problems.push(`holes_size: class ${size} is not mapped`);
-    if (classes[c + C_FIRST] === RB_NIL) empty++;
-    for (let n = classes[c + C_FIRST]!, prev = -c; n !== RB_NIL; ) {
-      if (heap[n + SIZE_PREV] !== prev) problems.push("holes_size: class list back link broken");
-      if (vals[(n >> 1) + HOLE_SIZE] !== size) {
-        problems.push(`holes_size: hole of another size in ${size}`);
-      }
-      bySize.push(n);
-      if (bySize.length > owners.length) {
-        problems.push("holes_size: a class list has a cycle");
-        return problems;
-      }
-      prev = n;
-      n = heap[n + SIZE_NEXT]!;
-    }
+    if (classes[c + C_FIRST] === RB_NIL) problems.push(`holes_size: class ${size} is empty`);
+    walk(classes[c + C_FIRST]!, size);
   }
   checkSameSet("holes_size", bySize, holders, problems);
-  if (mm.classBySize.size !== classSlots.length || mm.classCount !== classSlots.length) {
-    problems.push(
-      `holes_size: ${classSlots.length} classes, ${mm.classBySize.size} mapped, ` +
-        `${mm.classCount} counted`,
-    );
+  if (mm.classBySize.size !== classSlots.length) {
+    problems.push(`holes_size: ${classSlots.length} classes, ${mm.classBySize.size} mapped`);
   }
-  if (mm.emptyClasses !== empty) {
-    problems.push(`holes_size: ${empty} empty classes, ${mm.emptyClasses} counted`);
-  }
-  const largest = mm.holes_size.rb_leftmost;
-  if (largest !== (classSlots[0] ?? RB_NIL)) {
+  if (mm.holes_size.rb_leftmost !== (classSlots[0] ?? RB_NIL)) {
     problems.push("holes_size: cached leftmost is not the largest class");
-  } else if (largest !== RB_NIL && classes[largest + C_FIRST] === RB_NIL) {
-    problems.push("holes_size: the largest class is empty");
   }
   const liveClasses = new Set(classSlots);
   if (mm.freeClasses.some((c) => liveClasses.has(c))) problems.push("a free size class is in use");
