@@ -15,16 +15,21 @@
 
 import type { ExecutionRun, Harness } from "../check/explore.js";
 import type { Finding } from "../check/finding.js";
+import { dma_fence } from "../kernel/dma_fence.js";
 import { errnoName } from "../kernel/errno.js";
 import { do_exit_mm } from "../kernel/exit.js";
 import { create_process, do_fork, type Process, spawn_user_thread } from "../kernel/fork.js";
 import { Kernel } from "../kernel/kernel.js";
 import { vm_area_struct } from "../kernel/mm_types.js";
 import { do_mmap, do_munmap } from "../kernel/mmap.js";
+import { mutex } from "../kernel/mutex.js";
 import type { FrameAccess } from "../kernel/physmem.js";
+import { rw_semaphore } from "../kernel/rwsem.js";
 import type { Gen, KObject, RunOutcome, Sched, Scheduler, Task } from "../kernel/sched.js";
 import { NonPreemptive } from "../kernel/schedulers.js";
+import { spinlock_t } from "../kernel/spinlock.js";
 import { userAccess } from "../kernel/uaccess.js";
+import { ww_mutex } from "../kernel/ww_mutex.js";
 import {
   createProtocol,
   type Protocol,
@@ -564,22 +569,77 @@ export class ScenarioSystem {
   }
 }
 
-/** The hung-task style report of a deadlock (kernel/hung_task.c layout). */
+/**
+ * The hung-task report of a deadlock, laid out as kernel/hung_task.c prints it with lockdep on:
+ * for each task stuck in D state, "INFO: task NAME:PID blocked for more than 120 seconds.", the
+ * sysctl hint, the task line and its call trace; the blocker line that names the lock's likely
+ * owner; then lockdep's "Showing all locks held in the system:" and the closing rule. The call
+ * trace shows the sleeping primitive's usual slow path above the model's site (the one real
+ * frame; there are no offsets). Idle daemons (a worker or the GPU engine waiting for work that
+ * nobody holds) sleep interruptibly in the kernel and are not reported, as there. The last line
+ * is faultline's own: the wait-for cycle.
+ */
 function deadlockFinding(k: Kernel, outcome: Extract<RunOutcome, { kind: "deadlock" }>): Finding {
   const cycle = outcome.cycle;
+  const label = (t: Task): string => `${t.name}:${t.id}`;
+  const stuck = outcome.waits.filter((w) => !(w.task.daemon && w.holders.length === 0));
+  const reported = stuck.length > 0 ? stuck : outcome.waits;
   const lines: string[] = [];
-  for (const w of outcome.waits) {
+  for (const w of reported) {
+    const on = w.on;
+    const mode =
+      on instanceof rw_semaphore ? on.waiters.find((x) => x.task === w.task)?.mode : undefined;
+    const primitive =
+      on instanceof ww_mutex
+        ? {
+            what: "a mutex",
+            frames: ["schedule_preempt_disabled", "__ww_mutex_lock", "ww_mutex_lock"],
+          }
+        : on instanceof mutex
+          ? { what: "a mutex", frames: ["schedule_preempt_disabled", "__mutex_lock", "mutex_lock"] }
+          : on instanceof rw_semaphore
+            ? {
+                what: "an rw-semaphore",
+                frames:
+                  mode === "read"
+                    ? ["rwsem_down_read_slowpath", "down_read"]
+                    : ["rwsem_down_write_slowpath", "down_write"],
+              }
+            : on instanceof spinlock_t
+              ? { what: "a spinlock", frames: ["queued_spin_lock_slowpath", "_raw_spin_lock"] }
+              : on instanceof dma_fence
+                ? { what: "a fence", frames: ["dma_fence_default_wait", "dma_fence_wait_timeout"] }
+                : { what: "a wait queue", frames: [] };
+    const owners = on.holders();
+    const queuedBehind = w.holders.filter((t) => !owners.includes(t));
     lines.push(
-      `INFO: task ${w.task.name}:${w.task.id} blocked for more than 120 seconds.`,
+      `INFO: task ${label(w.task)} blocked for more than 120 seconds.`,
+      `"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.`,
       `task:${w.task.name.padEnd(15)} state:D pid:${w.task.id}`,
-      `  waiting for ${w.on.name} at ${w.site}`,
-      `  held by: ${w.holders.length === 0 ? "nobody (no task will ever signal it)" : w.holders.map((t) => `${t.name}:${t.id}`).join(", ")}`,
-      ...k.lockdep.heldLocksText(w.task).map((l) => `  ${l}`),
-      "",
+      "Call Trace:",
+      " <TASK>",
+      ...["__schedule", "schedule", ...primitive.frames, w.site].map((f) => ` ${f}`),
+      " </TASK>",
     );
+    if (owners.length > 0)
+      lines.push(
+        `INFO: task ${label(w.task)} is blocked on ${primitive.what} (${on.name}) likely owned by task ${owners.map(label).join(", task ")}.`,
+      );
+    if (queuedBehind.length > 0)
+      lines.push(
+        `INFO: task ${label(w.task)} is queued on ${on.name} behind task ${queuedBehind.map(label).join(", task ")}.`,
+      );
+    if (w.holders.length === 0)
+      lines.push(
+        `INFO: task ${label(w.task)} waits for ${on.name}, which no task holds or will signal.`,
+      );
   }
+  const holding = k.sched.tasks.filter((t) => t.heldLocks.length > 0);
+  lines.push("", "Showing all locks held in the system:");
+  for (const t of holding) lines.push(...k.lockdep.heldLocksText(t));
+  lines.push("", "=============================================");
   if (cycle.length > 0)
-    lines.push(`wait-for cycle: ${[...cycle, cycle[0]!].map((t) => t.name).join(" -> ")}`);
+    lines.push("", `wait-for cycle: ${[...cycle, cycle[0]!].map((t) => t.name).join(" -> ")}`);
   const message =
     cycle.length > 0
       ? `deadlock: ${cycle.map((t) => `${t.name} waits for ${t.blockedOn?.name}`).join(", ")}`
