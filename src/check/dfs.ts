@@ -4,7 +4,7 @@
 // one. With a preemption bound (CHESS's iterative context bounding, strategy `bounded`),
 // alternatives that would exceed the bound are skipped, and "complete" means "every schedule
 // with at most that many preemptions". Reduction (DPOR) is not applied: every interleaving of
-// scheduling points is tried.
+// scheduling points is tried. A root prefix (one unit of a sharded check) is never backtracked.
 
 import { type ChoiceScheduler, type Decision, prefixScheduler } from "./choice.js";
 import type { Strategy } from "./strategy.js";
@@ -21,7 +21,10 @@ export class DfsStrategy implements Strategy {
   private started = false;
   private exhausted = false;
 
-  constructor(private readonly preemptionBound: number = Number.POSITIVE_INFINITY) {
+  constructor(
+    private readonly preemptionBound: number = Number.POSITIVE_INFINITY,
+    private readonly root: readonly number[] = [],
+  ) {
     this.name = Number.isFinite(preemptionBound) ? "bounded" : "exhaustive";
   }
 
@@ -41,8 +44,8 @@ export class DfsStrategy implements Strategy {
       this.exhausted = true;
       return null;
     }
+    const prefix = this.started ? this.path.map((e) => e.chosen) : [...this.root];
     this.started = true;
-    const prefix = this.path.map((e) => e.chosen);
     const expected = this.path.map((e) => e.options);
     return prefixScheduler(prefix, true, expected);
   }
@@ -54,7 +57,7 @@ export class DfsStrategy implements Strategy {
       preemptible: d.preemptible,
     }));
     // Backtrack to the deepest decision with an untried alternative within the bound.
-    while (this.path.length > 0) {
+    while (this.path.length > this.root.length) {
       const top = this.path[this.path.length - 1]!;
       const used = this.preemptionsBefore(this.path.length - 1);
       let next = top.chosen + 1;

@@ -29,12 +29,13 @@ import { ChoiceScheduler, type Decision, ScheduleDivergence } from "./choice.js"
 import type { Strategy } from "./strategy.js";
 
 /** An access of a step: object id, and whether it may write. */
-interface Access {
+export interface Access {
   readonly obj: number;
   readonly write: boolean;
 }
 
-function accessesOf(step: Step): Access[] {
+/** What a step's descriptor says it touches. */
+export function accessesOf(step: Step): Access[] {
   const out: Access[] = [];
   // A yield touches nothing; a resume reads what it waited for (the waker wrote it).
   if (step.op !== "yield") out.push({ obj: step.obj.id, write: isWriteOp(step.op) });
@@ -82,6 +83,11 @@ export interface DporOptions {
   readonly preemptionBound?: number;
   /** Decisions every execution starts with (a unit of a sharded check). */
   readonly root?: readonly number[];
+  /**
+   * Options of the last root decision that sleep there: other units explore them. Their
+   * footprints come from one probe execution each, run first.
+   */
+  readonly sleepers?: number;
 }
 
 export class DporStrategy implements Strategy {
@@ -89,6 +95,10 @@ export class DporStrategy implements Strategy {
   readonly coverage: string;
   private readonly bound: number;
   private readonly root: readonly number[];
+  /** The sleepers at the last root decision, with their footprints, as the probes find them. */
+  private readonly rootSleep = new Map<number, readonly Access[]>();
+  private probesLeft: number;
+  private inProbe = false;
   private path: Node[] = [];
   private started = false;
   private exhausted = false;
@@ -102,6 +112,7 @@ export class DporStrategy implements Strategy {
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
     this.root = options.root ?? [];
+    this.probesLeft = this.root.length === 0 ? 0 : (options.sleepers ?? 0);
     const bounded = Number.isFinite(this.bound);
     this.name = bounded ? "bounded" : "exhaustive";
     this.coverage = bounded
@@ -115,6 +126,8 @@ export class DporStrategy implements Strategy {
 
   nextExecution(): ChoiceScheduler | null {
     if (this.exhausted) return null;
+    this.inProbe = this.probesLeft > 0;
+    if (this.inProbe) return this.probe(--this.probesLeft);
     if (this.started && !this.advance()) {
       this.exhausted = true;
       return null;
@@ -172,6 +185,14 @@ export class DporStrategy implements Strategy {
         }
       } else {
         const before = path[depth - 1];
+        if (
+          useSleep &&
+          this.rootSleep.size > 0 &&
+          decisions === this.root.length &&
+          runnable.length > 1
+        ) {
+          sleep = new Map(this.rootSleep);
+        }
         path.push({
           enabled: runnable.map((t) => t.id),
           previous: before === undefined ? -1 : before.chosen,
@@ -187,6 +208,34 @@ export class DporStrategy implements Strategy {
         });
       }
       depth++;
+    });
+    return scheduler;
+  }
+
+  /**
+   * A probe: the execution that takes option `option` at the last root decision and then keeps
+   * running tasks, to learn what that option's step touches (its footprint as a sleeper).
+   */
+  private probe(option: number): ChoiceScheduler {
+    const root = [...this.root.slice(0, -1), option];
+    let decisions = 0;
+    let atSplit = false;
+    let sleeper = -1;
+    const scheduler = new ChoiceScheduler((options) => {
+      const d = decisions++;
+      atSplit = d === root.length - 1;
+      if (atSplit) sleeper = options[option]!.id;
+      return root[d] ?? 0;
+    }, true);
+    const footprint: Access[] = [];
+    scheduler.onStep((_task, step) => {
+      if (atSplit) footprint.push(...accessesOf(step));
+    });
+    scheduler.onStepDone((touches) => {
+      if (!atSplit) return;
+      for (const t of touches) footprint.push({ obj: t.obj.id, write: t.write });
+      this.rootSleep.set(sleeper, footprint);
+      atSplit = false;
     });
     return scheduler;
   }
@@ -229,7 +278,7 @@ export class DporStrategy implements Strategy {
   }
 
   executionDone(_decisions: readonly Decision[]): void {
-    this.addBacktracks();
+    if (!this.inProbe) this.addBacktracks();
   }
 
   /**

@@ -3,7 +3,9 @@
 // expected number of steps, always runs the highest-priority runnable task, and at the i-th
 // change point drops the running task's priority below every initial one. A bug of depth d is
 // found in each execution with probability at least 1/(n·k^(d-1)). New tasks get a random
-// priority among the initial ones; the step estimate k grows with the longest execution seen.
+// priority among the initial ones. The step estimate k is the length of the default execution,
+// fixed for the whole run, so that each execution depends only on the seed and its number and a
+// run of execution numbers (one unit of a sharded check) can run anywhere.
 
 import { Prng } from "../kernel/prng.js";
 import { ChoiceScheduler, type Decision } from "./choice.js";
@@ -13,21 +15,29 @@ export class PctStrategy implements Strategy {
   readonly name = "pct";
   readonly complete = false;
   readonly coverage: string;
-  private execution = 0;
-  private expectedSteps = 64;
+  private execution: number;
+  private readonly end: number;
 
+  /** Executions number `first` to `first + count - 1`, with `expectedSteps` as k. */
   constructor(
     private readonly seed: number,
     private readonly depth: number,
+    private readonly expectedSteps: number,
+    first = 0,
+    count = Number.POSITIVE_INFINITY,
   ) {
     this.coverage = `a PCT sample at depth ${depth}`;
+    this.execution = first;
+    this.end = first + count;
   }
 
-  nextExecution(): ChoiceScheduler {
+  nextExecution(): ChoiceScheduler | null {
+    if (this.execution >= this.end) return null;
     const prng = new Prng((this.seed * 0x85ebca6b + this.execution++) >>> 0);
     const priorities = new Map<number, number>();
     const changePoints: number[] = [];
-    for (let i = 1; i < this.depth; i++) changePoints.push(1 + prng.below(this.expectedSteps));
+    const k = Math.max(1, this.expectedSteps);
+    for (let i = 1; i < this.depth; i++) changePoints.push(1 + prng.below(k));
     let lowered = 0;
     return new ChoiceScheduler((options, _depth, sched) => {
       for (const task of options) {
@@ -47,8 +57,5 @@ export class PctStrategy implements Strategy {
     });
   }
 
-  executionDone(decisions: readonly Decision[]): void {
-    const last = decisions[decisions.length - 1];
-    if (last !== undefined && last.step > this.expectedSteps) this.expectedSteps = last.step;
-  }
+  executionDone(): void {}
 }

@@ -1,5 +1,6 @@
 // Random walk: every decision picks uniformly among the runnable tasks, with a PRNG seeded from
-// the run's seed and the execution number, so that every execution can be replayed alone.
+// the run's seed and the execution number, so that every execution can be replayed alone and a
+// run of execution numbers (one unit of a sharded check) can run anywhere.
 
 import { Prng } from "../kernel/prng.js";
 import { ChoiceScheduler } from "./choice.js";
@@ -9,11 +10,21 @@ export class RandomStrategy implements Strategy {
   readonly name = "random";
   readonly complete = false;
   readonly coverage = "a random sample of schedules";
-  private execution = 0;
+  private execution: number;
+  private readonly end: number;
 
-  constructor(private readonly seed: number) {}
+  /** Executions number `first` to `first + count - 1`. */
+  constructor(
+    private readonly seed: number,
+    first = 0,
+    count = Number.POSITIVE_INFINITY,
+  ) {
+    this.execution = first;
+    this.end = first + count;
+  }
 
-  nextExecution(): ChoiceScheduler {
+  nextExecution(): ChoiceScheduler | null {
+    if (this.execution >= this.end) return null;
     const prng = new Prng((this.seed * 0x9e3779b1 + this.execution++) >>> 0);
     return new ChoiceScheduler((options) => prng.below(options.length));
   }

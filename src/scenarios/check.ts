@@ -11,6 +11,7 @@ import { PctStrategy } from "../check/pct.js";
 import { RandomStrategy } from "../check/random.js";
 import type { Strategy } from "../check/strategy.js";
 import { decodeToken, encodeToken, type ReplayToken } from "../check/token.js";
+import { type PlanMode, planUnits, type WorkUnit } from "../check/units.js";
 import type { TraceEvent } from "../trace/index.js";
 import { timeline } from "./report.js";
 import type { FindingKind, Scenario, Strategy as StrategyName } from "./scenario.js";
@@ -33,6 +34,14 @@ export interface CheckOptions {
   readonly onProgress?: (p: { executions: number; steps: number; findings: number }) => void;
   /** Builds the protocol instead of the registry (tests use deliberately broken variants). */
   readonly makeProtocol?: ProtocolFactory;
+  /** Run only this shard's units (`--shard i/n`). */
+  readonly shard?: Shard;
+}
+
+/** Shard `index` (0-based) of `count`. */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
 }
 
 /** One finding of a check, ready to print. */
@@ -45,6 +54,9 @@ export interface ScenarioFinding {
   readonly preemptions: number;
   /** The kernel-style report (lockdep splat, hung-task report, oops), when one applies. */
   readonly report?: string;
+  /** The work unit that found it, and its execution number there (1-based). */
+  readonly unit: number;
+  readonly execution: number;
 }
 
 /** The contract's JSON result, minus elapsedMs (the CLI's clock). */
@@ -61,7 +73,10 @@ export interface CheckResult {
   readonly strategy: StrategyName;
   /** What a complete run covers, or what was sampled. */
   readonly coverage: string;
+  /** "exhausted", "sampled", "executions", "time", or "shard" when units of the plan were not run. */
   readonly stoppedBy: string;
+  /** The units of the plan, and those whose results are in here. */
+  readonly units: { readonly total: number; readonly run: readonly number[] };
 }
 
 /** Default limits, chosen so that every built-in litmus is checked completely. */
@@ -73,21 +88,78 @@ export const DEFAULT_EXECUTIONS: Readonly<Record<StrategyName, number>> = {
   pct: 2_000,
 };
 
-function strategyFor(name: StrategyName, scenario: Scenario, options: CheckOptions): Strategy {
+/** A check cut into work units (check/units.ts), ready to run them anywhere. */
+export interface CheckPlan {
+  readonly strategy: StrategyName;
+  readonly units: readonly WorkUnit[];
+  /** Steps of the default execution (PCT's step estimate). */
+  readonly defaultSteps: number;
+  readonly maxSteps: number;
+  /** The execution budget of the whole check (systematic) or its sample size (sampling). */
+  readonly executions: number;
+}
+
+/** What one unit found: everything the merge needs. */
+export interface UnitResult {
+  readonly unit: number;
+  readonly executions: number;
+  readonly steps: number;
+  readonly complete: boolean;
+  readonly stoppedBy: string;
+  readonly coverage: string;
+  readonly findings: readonly ScenarioFinding[];
+}
+
+/** Cuts the check of `scenario` into units; the cut depends only on the scenario and options. */
+export function planCheck(scenario: Scenario, options: CheckOptions): CheckPlan {
+  const strategy = options.strategy ?? scenario.explore.strategy;
+  const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
+  const executions =
+    options.executions ?? scenario.explore.executions ?? DEFAULT_EXECUTIONS[strategy];
+  const mode: PlanMode =
+    strategy === "random" || strategy === "pct"
+      ? "samples"
+      : strategy === "bounded"
+        ? "whole"
+        : options.noReduction
+          ? "dfs"
+          : "dpor";
+  const harness = new ScenarioHarness(scenario, options.makeProtocol);
+  const plan = planUnits(harness, mode, { maxSteps, executions });
+  return { strategy, units: plan.units, defaultSteps: plan.defaultSteps, maxSteps, executions };
+}
+
+function strategyFor(
+  plan: CheckPlan,
+  unit: WorkUnit,
+  scenario: Scenario,
+  options: CheckOptions,
+): Strategy {
   const seed = options.seed ?? scenario.explore.seed ?? 1;
-  switch (name) {
+  const root = unit.kind === "subtree" ? unit.root : [];
+  const first = unit.kind === "samples" ? unit.first : 0;
+  const count = unit.kind === "samples" ? unit.count : Number.POSITIVE_INFINITY;
+  switch (plan.strategy) {
     case "exhaustive":
-      return options.noReduction ? new DfsStrategy() : new DporStrategy();
+      return options.noReduction
+        ? new DfsStrategy(Number.POSITIVE_INFINITY, root)
+        : new DporStrategy({ root, sleepers: unit.kind === "subtree" ? unit.sleepers : 0 });
     case "bounded": {
       const bound = options.preemptionBound ?? scenario.explore.preemptionBound ?? 2;
       return options.noReduction
-        ? new DfsStrategy(bound)
-        : new DporStrategy({ preemptionBound: bound });
+        ? new DfsStrategy(bound, root)
+        : new DporStrategy({ preemptionBound: bound, root });
     }
     case "random":
-      return new RandomStrategy(seed);
+      return new RandomStrategy(seed, first, count);
     case "pct":
-      return new PctStrategy(seed, options.depth ?? scenario.explore.depth ?? 3);
+      return new PctStrategy(
+        seed,
+        options.depth ?? scenario.explore.depth ?? 3,
+        plan.defaultSteps,
+        first,
+        count,
+      );
   }
 }
 
@@ -107,16 +179,19 @@ export function matches(
   return want.size === got.size && [...want].every((k) => got.has(k));
 }
 
-/** Explores `scenario` and reports its findings with replay tokens. */
-export function checkScenario(scenario: Scenario, options: CheckOptions): CheckResult {
-  const strategyName = options.strategy ?? scenario.explore.strategy;
-  const strategy = strategyFor(strategyName, scenario, options);
+/** Runs one unit of a plan with at most `budget` executions. */
+export function runUnit(
+  scenario: Scenario,
+  plan: CheckPlan,
+  unit: WorkUnit,
+  options: CheckOptions,
+  budget: number,
+): UnitResult {
+  const strategy = strategyFor(plan, unit, scenario, options);
   const harness = new ScenarioHarness(scenario, options.makeProtocol);
-  const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
   const result = explore(harness, strategy, {
-    maxExecutions:
-      options.executions ?? scenario.explore.executions ?? DEFAULT_EXECUTIONS[strategyName],
-    maxSteps,
+    maxExecutions: budget,
+    maxSteps: plan.maxSteps,
     ...(options.shouldStop === undefined ? {} : { shouldStop: options.shouldStop }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
@@ -135,24 +210,81 @@ export function checkScenario(scenario: Scenario, options: CheckOptions): CheckR
       replay: encodeToken(token),
       steps: f.steps,
       preemptions: f.preemptions,
+      unit: unit.index,
+      execution: f.execution,
     };
     return f.finding.report === undefined ? base : { ...base, report: f.finding.report };
   });
+  // A sampling unit that ran all its executions did what it set out to.
+  const sampled = unit.kind === "samples" && result.stoppedBy === "exhausted";
+  return {
+    unit: unit.index,
+    executions: result.executions,
+    steps: result.steps,
+    complete: result.complete || sampled,
+    stoppedBy: sampled ? "sampled" : result.stoppedBy,
+    coverage: result.coverage,
+    findings,
+  };
+}
+
+/**
+ * The result of a whole check from the results of some of its units (all of them, or one
+ * shard's): findings of a kind come from the lowest unit that showed it, so that the merge of
+ * shards equals an unsharded run. Complete only if every unit of the plan is there and complete.
+ */
+export function mergeUnits(
+  scenario: Scenario,
+  plan: Pick<CheckPlan, "strategy" | "units">,
+  results: readonly UnitResult[],
+): CheckResult {
+  const byUnit = [...results].sort((a, b) => a.unit - b.unit);
+  const found = new Map<FindingKind, ScenarioFinding>();
+  for (const r of byUnit) for (const f of r.findings) if (!found.has(f.kind)) found.set(f.kind, f);
+  const findings = [...found.values()];
+  const covered = new Set(byUnit.filter((r) => r.complete).map((r) => r.unit));
+  const sampling = plan.strategy === "random" || plan.strategy === "pct";
+  const allUnits = plan.units.every((u) => covered.has(u.index));
+  const complete = !sampling && allUnits;
   const kinds = findings.map((f) => f.kind);
+  const stopped = byUnit.find((r) => r.stoppedBy !== "exhausted" && r.stoppedBy !== "sampled");
+  const missing = plan.units.length - new Set(byUnit.map((r) => r.unit)).size;
   return {
     scenario: scenario.name,
     protocol: scenario.protocol.name,
     verdict: findings[0]?.kind ?? "ok",
     findings,
     expected: scenario.expected,
-    matched: matches(scenario.expected, kinds, result.complete),
-    complete: result.complete,
-    executions: result.executions,
-    steps: result.steps,
-    strategy: strategyName,
-    coverage: result.coverage,
-    stoppedBy: result.stoppedBy,
+    matched: matches(scenario.expected, kinds, complete),
+    complete,
+    executions: byUnit.reduce((n, r) => n + r.executions, 0),
+    steps: byUnit.reduce((n, r) => n + r.steps, 0),
+    strategy: plan.strategy,
+    coverage: byUnit[0]?.coverage ?? "nothing",
+    stoppedBy: missing > 0 ? "shard" : (stopped?.stoppedBy ?? (sampling ? "sampled" : "exhausted")),
+    units: { total: plan.units.length, run: byUnit.map((r) => r.unit) },
   };
+}
+
+/** The units shard `index` of `count` runs: every count-th, starting at index. */
+export function shardUnits(units: readonly WorkUnit[], shard: Shard | undefined): WorkUnit[] {
+  if (shard === undefined) return [...units];
+  return units.filter((u) => u.index % shard.count === shard.index);
+}
+
+/** Explores `scenario` (or one shard of it) and reports its findings with replay tokens. */
+export function checkScenario(scenario: Scenario, options: CheckOptions): CheckResult {
+  const plan = planCheck(scenario, options);
+  const results: UnitResult[] = [];
+  let budget = plan.executions;
+  const sampling = plan.strategy === "random" || plan.strategy === "pct";
+  for (const unit of shardUnits(plan.units, options.shard)) {
+    if (options.shouldStop?.() === true || (!sampling && budget <= 0)) break;
+    const r = runUnit(scenario, plan, unit, options, sampling ? Number.POSITIVE_INFINITY : budget);
+    budget -= r.executions;
+    results.push(r);
+  }
+  return mergeUnits(scenario, plan, results);
 }
 
 /** Why a replay could not run or did not reproduce what the token recorded. */

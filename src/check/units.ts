@@ -1,0 +1,114 @@
+// Work units: one check cut into pieces that can run anywhere, in any order, and be merged into
+// the result of the whole (`--workers`, `--shard i/n`, `faultline merge`). The cut depends only
+// on the scenario and the strategy, never on how many workers or shards there are, so a merged
+// result is the result of one unsharded run: same executions, same findings, same tokens.
+//
+// - Systematic strategies (exhaustive, bounded) are cut at the split state: the first state of
+//   the default (non-preemptive) execution whose chosen step touches something. Before it every
+//   chosen step touches nothing, so running it first loses no behaviour (a persistent set of
+//   one); at it every runnable task starts a unit of its own. For DPOR, unit r puts the tasks of
+//   units 0..r-1 to sleep at the split state (their schedules are explored there), which is the
+//   sleep set sequential DPOR would have; plain DFS cuts at the first decision instead, so it
+//   stays a search of every schedule. Bounded DPOR, which runs without sleep sets, is one unit:
+//   cutting it would explore the same schedules in several units.
+// - Sampling strategies (random, pct) are cut into runs of consecutive execution numbers; each
+//   execution's seed depends only on the run's seed and its number.
+
+import type { Sched, Task } from "../kernel/sched.js";
+import { ChoiceScheduler } from "./choice.js";
+import { accessesOf } from "./dpor.js";
+import type { Harness } from "./explore.js";
+
+/** One piece of a check. */
+export type WorkUnit =
+  | {
+      readonly kind: "subtree";
+      /** Position of the unit in the plan. */
+      readonly index: number;
+      /** The decisions every execution of the unit starts with. */
+      readonly root: readonly number[];
+      /** Options of the last root decision whose tasks sleep there (explored by other units). */
+      readonly sleepers: number;
+    }
+  | {
+      readonly kind: "samples";
+      readonly index: number;
+      /** Number of the first execution of the unit. */
+      readonly first: number;
+      readonly count: number;
+    };
+
+/** How a check is cut. */
+export interface UnitPlan {
+  readonly units: readonly WorkUnit[];
+  /** Steps of the default execution (PCT takes its number of steps from it). */
+  readonly defaultSteps: number;
+}
+
+/** Executions per sampling unit. */
+export const SAMPLES_PER_UNIT = 250;
+
+export type PlanMode = "dpor" | "dfs" | "whole" | "samples";
+
+/**
+ * Cuts a check. `dpor` and `dfs` run the default execution once to find the split; `whole` is
+ * one unit; `samples` cuts `executions` into runs of SAMPLES_PER_UNIT.
+ */
+export function planUnits(
+  harness: Harness,
+  mode: PlanMode,
+  options: { readonly maxSteps: number; readonly executions: number },
+): UnitPlan {
+  const probe = probeDefault(harness, options.maxSteps);
+  if (mode === "samples") {
+    const units: WorkUnit[] = [];
+    for (let first = 0, i = 0; first < options.executions; first += SAMPLES_PER_UNIT, i++) {
+      const count = Math.min(SAMPLES_PER_UNIT, options.executions - first);
+      units.push({ kind: "samples", index: i, first, count });
+    }
+    return { units, defaultSteps: probe.steps };
+  }
+  const split = mode === "dpor" ? probe.firstVisible : mode === "dfs" ? 0 : -1;
+  const at = probe.decisions[split];
+  if (at === undefined) {
+    return {
+      units: [{ kind: "subtree", index: 0, root: [], sleepers: 0 }],
+      defaultSteps: probe.steps,
+    };
+  }
+  const units: WorkUnit[] = [];
+  for (let r = 0; r < at.options; r++) {
+    const root = [...new Array<number>(split).fill(0), r];
+    units.push({ kind: "subtree", index: r, root, sleepers: mode === "dpor" ? r : 0 });
+  }
+  return { units, defaultSteps: probe.steps };
+}
+
+interface Probe {
+  readonly steps: number;
+  readonly decisions: ReadonlyArray<{ readonly options: number }>;
+  /** Index of the first decision whose chosen step touched something, or -1. */
+  readonly firstVisible: number;
+}
+
+/** Runs the default execution and notes each decision and whether its step touched anything. */
+function probeDefault(harness: Harness, maxSteps: number): Probe {
+  const decisions: Array<{ options: number }> = [];
+  let firstVisible = -1;
+  let decisionStep = false;
+  let touched = false;
+  const scheduler = new ChoiceScheduler((options) => {
+    decisions.push({ options: options.length });
+    return 0;
+  }, true);
+  scheduler.onStep((_task: Task, step, runnable: readonly Task[], _sched: Sched) => {
+    decisionStep = runnable.length > 1;
+    touched = accessesOf(step).length > 0;
+  });
+  scheduler.onStepDone((touches) => {
+    if (decisionStep && firstVisible < 0 && (touched || touches.length > 0))
+      firstVisible = decisions.length - 1;
+  });
+  const run = harness.run(scheduler, { trace: false, maxSteps });
+  return { steps: run.sched.stepCount, decisions, firstVisible };
+}
