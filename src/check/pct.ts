@@ -8,7 +8,7 @@
 // run of execution numbers (one unit of a sharded check) can run anywhere.
 
 import { Prng } from "../kernel/prng.js";
-import { ChoiceScheduler, type Decision } from "./choice.js";
+import { ChoiceScheduler } from "./choice.js";
 import type { Strategy } from "./strategy.js";
 
 export class PctStrategy implements Strategy {
