@@ -71,6 +71,18 @@ export class DfsStrategy implements Strategy {
     this.exhausted = true;
   }
 
+  explored(): number {
+    if (this.exhausted) return 1;
+    let fraction = 0;
+    let weight = 1;
+    for (let i = this.root.length; i < this.path.length; i++) {
+      const e = this.path[i]!;
+      fraction += (weight * e.chosen) / e.options;
+      weight /= e.options;
+    }
+    return fraction;
+  }
+
   private preemptionsBefore(depth: number): number {
     let n = 0;
     for (let i = 0; i < depth; i++) {

@@ -382,6 +382,20 @@ export class DporStrategy implements Strategy {
     if (node.preemptions + preempts(node, task) <= this.bound) node.backtrack.add(task);
   }
 
+  explored(): number {
+    if (this.exhausted) return 1;
+    let fraction = 0;
+    let weight = 1;
+    for (const node of this.path) {
+      if (node.frozen) continue;
+      let branches = node.done.size;
+      for (const t of node.backtrack) if (!node.done.has(t) && !node.sleep.has(t)) branches++;
+      fraction += (weight * (node.done.size - 1)) / branches;
+      weight /= branches;
+    }
+    return fraction;
+  }
+
   /** Moves to the deepest state with an untried backtrack task; false when there is none. */
   private advance(): boolean {
     const path = this.path;

@@ -44,6 +44,8 @@ export interface Progress {
   readonly executions: number;
   readonly steps: number;
   readonly findings: number;
+  /** The strategy's estimate of the fraction of its space explored (Strategy.explored). */
+  readonly explored: number;
 }
 
 /** A finding with the schedule that reproduces it. */
@@ -147,7 +149,14 @@ export function explore(
       });
     }
     strategy.executionDone(scheduler.decisions);
-    if (executions % every === 0) options.onProgress?.({ executions, steps, findings: found.size });
+    if (executions % every === 0) {
+      options.onProgress?.({
+        executions,
+        steps,
+        findings: found.size,
+        explored: strategy.explored(),
+      });
+    }
   }
   const findings = [...found.values()].map((f) => minimise(harness, f, options));
   return {

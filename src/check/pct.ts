@@ -16,6 +16,7 @@ export class PctStrategy implements Strategy {
   readonly complete = false;
   readonly coverage: string;
   private execution: number;
+  private readonly first: number;
   private readonly end: number;
 
   /** Executions number `first` to `first + count - 1`, with `expectedSteps` as k. */
@@ -28,7 +29,12 @@ export class PctStrategy implements Strategy {
   ) {
     this.coverage = `a PCT sample at depth ${depth}`;
     this.execution = first;
+    this.first = first;
     this.end = first + count;
+  }
+
+  explored(): number {
+    return Number.isFinite(this.end) ? (this.execution - this.first) / (this.end - this.first) : 0;
   }
 
   nextExecution(): ChoiceScheduler | null {

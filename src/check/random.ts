@@ -11,6 +11,7 @@ export class RandomStrategy implements Strategy {
   readonly complete = false;
   readonly coverage = "a random sample of schedules";
   private execution: number;
+  private readonly first: number;
   private readonly end: number;
 
   /** Executions number `first` to `first + count - 1`. */
@@ -20,7 +21,12 @@ export class RandomStrategy implements Strategy {
     count = Number.POSITIVE_INFINITY,
   ) {
     this.execution = first;
+    this.first = first;
     this.end = first + count;
+  }
+
+  explored(): number {
+    return Number.isFinite(this.end) ? (this.execution - this.first) / (this.end - this.first) : 0;
   }
 
   nextExecution(): ChoiceScheduler | null {

@@ -14,4 +14,10 @@ export interface Strategy {
   readonly complete: boolean;
   /** A human-readable account of what "complete" covers, e.g. "all schedules" or "≤2 preemptions". */
   readonly coverage: string;
+  /**
+   * An estimate of the fraction of its space explored so far, in [0, 1]. For tree searches it
+   * assumes that unexplored subtrees are as large as explored ones (Knuth's estimator), so it is
+   * a guide for progress bars, not a promise.
+   */
+  explored(): number;
 }

@@ -5,7 +5,13 @@
 import { ScheduleDivergence } from "../check/choice.js";
 import { DfsStrategy } from "../check/dfs.js";
 import { DporStrategy } from "../check/dpor.js";
-import { collectFindings, executionFingerprint, explore, runSchedule } from "../check/explore.js";
+import {
+  collectFindings,
+  executionFingerprint,
+  explore,
+  type Progress,
+  runSchedule,
+} from "../check/explore.js";
 import type { Finding } from "../check/finding.js";
 import { PctStrategy } from "../check/pct.js";
 import { RandomStrategy } from "../check/random.js";
@@ -31,7 +37,8 @@ export interface CheckOptions {
   readonly source: string;
   /** Polled between executions; true ends the check (a time limit). */
   readonly shouldStop?: () => boolean;
-  readonly onProgress?: (p: { executions: number; steps: number; findings: number }) => void;
+  /** Progress of the check: totals over the units run so far, `explored` over the plan. */
+  readonly onProgress?: (p: Progress) => void;
   /** Builds the protocol instead of the registry (tests use deliberately broken variants). */
   readonly makeProtocol?: ProtocolFactory;
   /** Run only this shard's units (`--shard i/n`). */
@@ -97,6 +104,13 @@ export interface CheckPlan {
   readonly maxSteps: number;
   /** The execution budget of the whole check (systematic) or its sample size (sampling). */
   readonly executions: number;
+}
+
+/** What a merge needs to know of the scenario (a JSON result carries it too). */
+export interface CheckSubject {
+  readonly name: string;
+  readonly protocol: { readonly name: string };
+  readonly expected: Scenario["expected"];
 }
 
 /** What one unit found: everything the merge needs. */
@@ -234,7 +248,7 @@ export function runUnit(
  * shards equals an unsharded run. Complete only if every unit of the plan is there and complete.
  */
 export function mergeUnits(
-  scenario: Scenario,
+  scenario: CheckSubject,
   plan: Pick<CheckPlan, "strategy" | "units">,
   results: readonly UnitResult[],
 ): CheckResult {
@@ -272,19 +286,50 @@ export function shardUnits(units: readonly WorkUnit[], shard: Shard | undefined)
   return units.filter((u) => u.index % shard.count === shard.index);
 }
 
-/** Explores `scenario` (or one shard of it) and reports its findings with replay tokens. */
+/**
+ * Explores `scenario` (or one shard of it) and reports its findings with replay tokens. Each
+ * systematic unit may use the whole execution budget, so that what a unit does never depends on
+ * which units ran before it in the same process.
+ */
 export function checkScenario(scenario: Scenario, options: CheckOptions): CheckResult {
   const plan = planCheck(scenario, options);
+  const units = shardUnits(plan.units, options.shard);
   const results: UnitResult[] = [];
-  let budget = plan.executions;
-  const sampling = plan.strategy === "random" || plan.strategy === "pct";
-  for (const unit of shardUnits(plan.units, options.shard)) {
-    if (options.shouldStop?.() === true || (!sampling && budget <= 0)) break;
-    const r = runUnit(scenario, plan, unit, options, sampling ? Number.POSITIVE_INFINITY : budget);
-    budget -= r.executions;
+  const done = { executions: 0, steps: 0, findings: 0 };
+  for (const unit of units) {
+    if (options.shouldStop?.() === true) break;
+    const progress = options.onProgress;
+    const r = runUnit(
+      scenario,
+      plan,
+      unit,
+      {
+        ...options,
+        ...(progress === undefined
+          ? {}
+          : {
+              onProgress: (p: Progress) =>
+                progress({
+                  executions: done.executions + p.executions,
+                  steps: done.steps + p.steps,
+                  findings: done.findings + p.findings,
+                  explored: (results.length + p.explored) / units.length,
+                }),
+            }),
+      },
+      unitBudget(plan, unit),
+    );
     results.push(r);
+    done.executions += r.executions;
+    done.steps += r.steps;
+    done.findings += r.findings.length;
   }
   return mergeUnits(scenario, plan, results);
+}
+
+/** Executions one unit may run: a sampling unit its count, a systematic one the whole budget. */
+export function unitBudget(plan: CheckPlan, unit: WorkUnit): number {
+  return unit.kind === "samples" ? unit.count : plan.executions;
 }
 
 /** Why a replay could not run or did not reproduce what the token recorded. */
