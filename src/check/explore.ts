@@ -170,7 +170,7 @@ export function explore(
 }
 
 function sampled(strategy: Strategy): boolean {
-  return strategy.name === "random" || strategy.name === "pct";
+  return strategy.name === "random" || strategy.name === "pct" || strategy.name === "portfolio";
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   replayScenario,
 } from "../scenarios/check.js";
 import { loadScenario, ScenarioError } from "../scenarios/loader.js";
-import type { Scenario, Strategy } from "../scenarios/scenario.js";
+import { type Scenario, STRATEGIES, type Strategy } from "../scenarios/scenario.js";
 import { ScenarioSetupError } from "../scenarios/system.js";
 import { encodeTrace, TRACE_FORMAT } from "../trace/index.js";
 import { ProgressReporter } from "./progress.js";
@@ -133,7 +133,9 @@ function printReport(
   out.push(`${s.name}: ${protocolLabel(s)}`);
   const coverage = r.complete
     ? `complete (${r.coverage})`
-    : `INCOMPLETE: stopped by ${r.stoppedBy} limit before covering ${r.coverage}`;
+    : r.stoppedBy === "sampled"
+      ? `sampled (${r.coverage}): it can find bugs, it cannot show there are none`
+      : `INCOMPLETE: stopped by the ${r.stoppedBy} limit before covering ${r.coverage}`;
   out.push(
     `  ${r.strategy}: ${r.executions} executions, ${r.steps} steps, ${formatSeconds(elapsedMs)}; ${coverage}`,
   );
@@ -315,14 +317,7 @@ function main(argv: readonly string[]): number {
     .option("--json", "print one JSON object per scenario")
     .option("--summary", "print only the summary table, not each finding's counterexample")
     .option("--no-reduction", "exhaustive without partial-order reduction (plain DFS)")
-    .addOption(
-      new Option("--strategy <name>", "exploration strategy").choices([
-        "exhaustive",
-        "bounded",
-        "random",
-        "pct",
-      ]),
-    )
+    .addOption(new Option("--strategy <name>", "exploration strategy").choices(STRATEGIES))
     .option(
       "--preemption-bound <n>",
       "preemption bound for the bounded strategy",

@@ -14,13 +14,19 @@ import {
 } from "../check/explore.js";
 import type { Finding } from "../check/finding.js";
 import { PctStrategy } from "../check/pct.js";
+import { PortfolioStrategy } from "../check/portfolio.js";
 import { RandomStrategy } from "../check/random.js";
 import type { Strategy } from "../check/strategy.js";
 import { decodeToken, encodeToken, type ReplayToken } from "../check/token.js";
 import { type PlanMode, planUnits, type WorkUnit } from "../check/units.js";
 import type { TraceEvent } from "../trace/index.js";
 import { timeline } from "./report.js";
-import type { FindingKind, Scenario, Strategy as StrategyName } from "./scenario.js";
+import {
+  type FindingKind,
+  isSampling,
+  type Scenario,
+  type Strategy as StrategyName,
+} from "./scenario.js";
 import { type ProtocolFactory, ScenarioHarness } from "./system.js";
 
 export interface CheckOptions {
@@ -93,6 +99,7 @@ export const DEFAULT_EXECUTIONS: Readonly<Record<StrategyName, number>> = {
   bounded: 200_000,
   random: 2_000,
   pct: 2_000,
+  portfolio: 2_000,
 };
 
 /** A check cut into work units (check/units.ts), ready to run them anywhere. */
@@ -130,14 +137,13 @@ export function planCheck(scenario: Scenario, options: CheckOptions): CheckPlan 
   const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
   const executions =
     options.executions ?? scenario.explore.executions ?? DEFAULT_EXECUTIONS[strategy];
-  const mode: PlanMode =
-    strategy === "random" || strategy === "pct"
-      ? "samples"
-      : strategy === "bounded"
-        ? "whole"
-        : options.noReduction
-          ? "dfs"
-          : "dpor";
+  const mode: PlanMode = isSampling(strategy)
+    ? "samples"
+    : strategy === "bounded"
+      ? "whole"
+      : options.noReduction
+        ? "dfs"
+        : "dpor";
   const harness = new ScenarioHarness(scenario, options.makeProtocol);
   const plan = planUnits(harness, mode, { maxSteps, executions });
   return { strategy, units: plan.units, defaultSteps: plan.defaultSteps, maxSteps, executions };
@@ -174,6 +180,8 @@ function strategyFor(
         first,
         count,
       );
+    case "portfolio":
+      return new PortfolioStrategy(seed, plan.defaultSteps, unit.index, first, count);
   }
 }
 
@@ -257,7 +265,7 @@ export function mergeUnits(
   for (const r of byUnit) for (const f of r.findings) if (!found.has(f.kind)) found.set(f.kind, f);
   const findings = [...found.values()];
   const covered = new Set(byUnit.filter((r) => r.complete).map((r) => r.unit));
-  const sampling = plan.strategy === "random" || plan.strategy === "pct";
+  const sampling = isSampling(plan.strategy);
   const allUnits = plan.units.every((u) => covered.has(u.index));
   const complete = !sampling && allUnits;
   const kinds = findings.map((f) => f.kind);

@@ -136,8 +136,19 @@ export interface ThreadSpec {
   readonly ops: readonly Op[];
 }
 
-export type Strategy = "exhaustive" | "bounded" | "random" | "pct";
-export const STRATEGIES: readonly Strategy[] = ["exhaustive", "bounded", "random", "pct"];
+export type Strategy = "exhaustive" | "bounded" | "random" | "pct" | "portfolio";
+export const STRATEGIES: readonly Strategy[] = [
+  "exhaustive",
+  "bounded",
+  "random",
+  "pct",
+  "portfolio",
+];
+
+/** Strategies that sample schedules: they can find bugs, never prove their absence. */
+export function isSampling(strategy: Strategy): boolean {
+  return strategy === "random" || strategy === "pct" || strategy === "portfolio";
+}
 
 export interface ExploreSpec {
   readonly strategy: Strategy;
