@@ -475,6 +475,8 @@ export interface PteView {
   /** The PTE's pfn, or null when no PTE is present. */
   readonly pfn: number | null;
   readonly since: StepIndex | null;
+  /** The owner of the frame the PTE points at ("X[0]"), or null when no buffer owns it. */
+  readonly owner: string | null;
   /**
    * A present PTE of a mapping of buffer B whose pfn is none of B's current pfns or aperture
    * pfns: the access goes to memory that no longer holds (this copy of) B.
@@ -518,6 +520,7 @@ export function bufferViews(snap: Snapshot): BufferView[] {
           page,
           pfn: pte?.pfn ?? null,
           since: pte?.since ?? null,
+          owner: pte === undefined ? null : (snap.frames.get(pte.pfn)?.owner ?? null),
           stale: pte !== undefined && !current.has(pte.pfn),
         });
       }

@@ -133,13 +133,13 @@ class Viewer {
     const controls = h(
       "div",
       { class: "controls", role: "group", "aria-label": "Step controls" },
-      button("first", "⏮ First", "Home", () => 0),
-      button("prev", "◀ Previous", "ArrowLeft", () => this.step - 1),
+      button("first", "« First", "Home", () => 0),
+      button("prev", "‹ Previous", "ArrowLeft", () => this.step - 1),
       h("label", { for: "step" }, "Step"),
       this.slider,
       this.stepOutput,
-      button("next", "Next ▶", "ArrowRight", () => this.step + 1),
-      button("last", "Last ⏭", "End", () => this.current.lastStep),
+      button("next", "Next ›", "ArrowRight", () => this.step + 1),
+      button("last", "Last »", "End", () => this.current.lastStep),
       button("to-decisive", "Decisive step", "", () => this.decisiveStepIndex()),
       button("to-finding", "Finding step", "", () => this.findingStepIndex()),
     );
@@ -549,7 +549,7 @@ class Viewer {
                     pte.pfn === null
                       ? "not present"
                       : pte.stale
-                        ? `STALE since step ${pte.since}: ${where}`
+                        ? `STALE since step ${pte.since}: ${where}; ${hex(pte.pfn)} ${pte.owner === null ? "belongs to no buffer" : pte.owner === `${b.name}[${pte.page}]` ? "still holds an old copy" : `belongs to ${pte.owner}`}`
                         : `ok (since step ${pte.since})`;
                   return h(
                     "tr",
