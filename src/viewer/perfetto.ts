@@ -16,11 +16,12 @@
 //   per step named after the kernel function that ran it. Perfetto needs the slices of one
 //   track to nest; a slice that would overlap another without nesting (a lock released after
 //   the system call that took it returned, say) goes to an extra track of the same task,
-//   named "<task> (overlapping)".
+//   named "<task> (overlapping N)".
 // - Instant events ("i") for findings, on the track of the task whose step raised them.
-// - Counters ("C") for pages in use after each step: VRAM and system frames owned by a buffer
-//   (frame events) and TT pages bound in the GART aperture (placement events of buffers in TT;
-//   those are system pages too, so they also count under system).
+// - Counters ("C") for pages in use, changing at the step that changed them (the value after
+//   that step): VRAM and system frames owned by a buffer (frame events) and TT pages bound in
+//   the GART aperture (placement events of buffers in TT; those are system pages too, so they
+//   count under system as well).
 // - Flow arrows ("s" to "f") from the decisive step of each finding to the finding's step: the
 //   last step of another task that the finding depends on (see decisiveStep in model.ts).
 
@@ -227,7 +228,7 @@ export function toPerfetto(trace: Pick<Trace, "events" | "meta">): ChromeTrace {
 
 const metaFirst = (e: ChromeTraceEvent): number => (e.ph === "M" ? 0 : 1);
 
-/** Counter events: pages in use per pool at the start and after every step that changed one. */
+/** Counter events: pages in use per pool at the start and at every step that changed one. */
 function poolCounters(events: readonly TraceEvent[]): ChromeTraceEvent[] {
   const out: ChromeTraceEvent[] = [];
   const owned = new Map<number, string>();
@@ -243,7 +244,7 @@ function poolCounters(events: readonly TraceEvent[]): ChromeTraceEvent[] {
       ["system pages in use", "system"],
     ] as const) {
       if (last === null || last[key] !== usage[key]) {
-        const ts = last === null ? 0 : Math.max(0, step + 1);
+        const ts = last === null ? 0 : Math.max(0, step);
         out.push({ ph: "C", name, pid: MEMORY_PID, tid: 0, ts, args: { pages: usage[key] } });
       }
     }

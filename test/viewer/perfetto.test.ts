@@ -3,7 +3,7 @@
 // nest on their track, flows that pair up and land on a slice, counters with numeric values,
 // and names for every process and thread. Then what the export of L7 and L18 must show.
 import { describe, expect, it } from "vitest";
-import type { FindingEvent } from "../../src/trace/index.js";
+import type { FindingEvent, TraceEvent } from "../../src/trace/index.js";
 import { type ChromeTrace, type ChromeTraceEvent, toPerfetto } from "../../src/viewer/perfetto.js";
 import { counterexample, counterexamples } from "./traces.js";
 
@@ -238,63 +238,116 @@ describe("Perfetto export: what L7 and L18 show", () => {
   });
 
   it("L7: slices for the fault, the moves and the lock holds; time is the step", () => {
+    const { events } = counterexample("l07-nopage-no-truncate-check", "stale-mapping");
     const trace = exported("l07-nopage-no-truncate-check", "stale-mapping");
     const x = ofPhase(trace, "X");
     const t = thread(trace, "T").tid;
+    const m = thread(trace, "M").tid;
+    const at = (pred: (e: TraceEvent) => boolean): number => events.find(pred)!.step;
+    const faultBegin = at((e) => e.type === "span-begin" && e.span === "fault");
+    const faultEnd = at((e) => e.type === "span-end" && e.span === "fault");
     expect(x).toContainEqual(
       expect.objectContaining({
         name: "fault drm_bo_vm_nopage",
         cat: "fault",
         tid: t,
-        ts: 20,
-        dur: 39,
+        ts: faultBegin,
+        dur: faultEnd - faultBegin,
       }),
     );
-    expect(x).toContainEqual(
-      expect.objectContaining({ name: "P.mmap_lock (read)", cat: "lock", tid: t, ts: 19, dur: 41 }),
+    const taken = at((e) => e.type === "lock-acquire" && e.task === t && e.lock === "P.mmap_lock");
+    const released = at(
+      (e) => e.type === "lock-release" && e.task === t && e.lock === "P.mmap_lock",
     );
-    const moves = x.filter((e) => e.cat === "move" && e.name === "move X" && e.ts >= 28);
-    expect(moves.map((e) => [e.ts, e.ts + e.dur, e.args.detail, e.args.result])).toEqual([
-      [32, 35, "system -> vram", "-EMULTIHOP"],
-      [39, 44, "system -> tt", "0"],
-      [44, 54, "tt -> vram", "0"],
+    expect(x).toContainEqual(
+      expect.objectContaining({
+        name: "P.mmap_lock (read)",
+        cat: "lock",
+        tid: t,
+        ts: taken,
+        dur: released - taken,
+      }),
+    );
+    // M's move goes through TT (a multihop move): three spans, each from its begin to its end.
+    const spans = events.filter(
+      (e) => e.task === m && (e.type === "span-begin" || e.type === "span-end"),
+    );
+    const moves = x.filter((e) => e.tid === m && e.cat === "move");
+    expect(moves.map((e) => [e.ts, e.ts + e.dur, e.args.detail, e.args.result])).toEqual(
+      [0, 2, 4].map((i) => {
+        const b = spans[i]!;
+        const e = spans[i + 1]!;
+        return [
+          b.step,
+          e.step,
+          b.type === "span-begin" ? b.detail : "",
+          e.type === "span-end" ? e.result : "",
+        ];
+      }),
+    );
+    expect(moves.map((e) => e.args.detail)).toEqual([
+      "system -> vram",
+      "system -> tt",
+      "tt -> vram",
     ]);
     expect(x.filter((e) => e.cat === "syscall").length).toBeGreaterThan(0);
+    // One slice per step, named after the kernel function that ran it.
+    const steps = events.filter((e) => e.type === "step");
+    expect(x.filter((e) => e.cat === "step").length).toBe(steps.length);
   });
 
-  it("L7: the findings are instants and the race is a flow from M's step 54 to T's step 61", () => {
+  it("L7: the findings are instants and the race is a flow from M's last placement of X to T's store", () => {
+    const { events } = counterexample("l07-nopage-no-truncate-check", "stale-mapping");
     const trace = exported("l07-nopage-no-truncate-check", "stale-mapping");
     const tid = (name: string): number => thread(trace, name).tid;
+    const f = events.find((e) => e.type === "finding" && e.kind === "stale-mapping")!;
+    const placed = events.filter(
+      (e) => e.type === "placement" && e.task === tid("M") && e.step < f.step,
+    );
     expect(trace.traceEvents).toContainEqual(
-      expect.objectContaining({ ph: "i", name: "stale-mapping", s: "t", tid: tid("T"), ts: 61 }),
+      expect.objectContaining({
+        ph: "i",
+        name: "stale-mapping",
+        s: "t",
+        tid: tid("T"),
+        ts: f.step,
+      }),
     );
     const flow = trace.traceEvents.filter(
       (e) => (e.ph === "s" || e.ph === "f") && e.name.endsWith("stale-mapping"),
     );
     expect(flow.map((e) => [e.ph, e.tid, e.ts])).toEqual([
-      ["s", tid("M"), 54],
-      ["f", tid("T"), 61],
+      ["s", tid("M"), placed.at(-1)!.step],
+      ["f", tid("T"), f.step],
     ]);
   });
 
   it("L7: counters follow the pools: a system page, then a VRAM page; TT while X passed through it", () => {
+    const { events } = counterexample("l07-nopage-no-truncate-check", "stale-mapping");
     const trace = exported("l07-nopage-no-truncate-check", "stale-mapping");
     const series = (name: string): Array<[number, number]> =>
       ofPhase(trace, "C")
         .filter((e) => e.name === name)
         .map((e) => [e.ts, e.args.pages!]);
+    const owned = (pool: string): number =>
+      events.find((e) => e.type === "frame" && e.pool === pool && e.owner !== "")!.step;
     expect(series("system pages in use")).toEqual([
       [0, 0],
-      [25, 1],
+      [owned("system"), 1],
     ]);
     expect(series("VRAM pages in use")).toEqual([
       [0, 0],
-      [31, 1],
+      [owned("vram"), 1],
     ]);
+    const placements = events.filter(
+      (e): e is Extract<TraceEvent, { type: "placement" }> => e.type === "placement" && e.step > 15,
+    );
+    const inTt = placements.find((e) => e.place === "tt")!;
+    const leftTt = placements.find((e) => e.step > inTt.step && e.place !== "tt")!;
     expect(series("TT pages in use")).toEqual([
       [0, 0],
-      [45, 1],
-      [52, 0],
+      [inTt.step, 1],
+      [leftTt.step, 0],
     ]);
   });
 
