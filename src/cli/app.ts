@@ -12,15 +12,35 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { decodeToken, TokenError } from "../check/token.js";
 import {
   type CheckResult,
-  checkScenario,
+  mergeUnits,
+  planCheck,
   ReplayError,
   replayScenario,
+  type UnitResult,
 } from "../scenarios/check.js";
 import { loadScenario, ScenarioError } from "../scenarios/loader.js";
 import { type Scenario, STRATEGIES, type Strategy } from "../scenarios/scenario.js";
 import { ScenarioSetupError } from "../scenarios/system.js";
 import { encodeTrace, TRACE_FORMAT } from "../trace/index.js";
+import { MergeError, mergeShardFiles } from "./merge.js";
+import {
+  type CheckJob,
+  defaultWorkers,
+  runJobs,
+  type UnitOptions,
+  workersAvailable,
+} from "./pool.js";
 import { ProgressReporter } from "./progress.js";
+import {
+  definiteMismatch,
+  type PlanJson,
+  parseShard,
+  planKey,
+  type ShardSpec,
+  shardItems,
+  shardLabel,
+  unitResultJson,
+} from "./shard.js";
 import { CheckArtifacts, registerViewCommand, ViewError, writePerfetto } from "./view.js";
 
 /** An input error: printed as one line, exit status 2. */
@@ -73,14 +93,16 @@ function fileOfSource(source: string): string {
   return source.startsWith("litmus:") ? join(LIBRARY_DIR, source.slice("litmus:".length)) : source;
 }
 
-function readScenario(file: string): Scenario {
-  let text: string;
+function readText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch {
     throw new InputError(`${file}: cannot read the file`);
   }
-  return loadScenario(text, file);
+}
+
+function readScenario(file: string): Scenario {
+  return loadScenario(readText(file), file);
 }
 
 function integer(name: string, min: number) {
@@ -106,6 +128,8 @@ interface CheckFlags {
   trace?: string;
   perfetto?: string;
   html?: string;
+  workers?: number;
+  shard?: ShardSpec;
 }
 
 function formatSeconds(ms: number): string {
@@ -122,37 +146,78 @@ function expectedLabel(expected: CheckResult["expected"]): string {
   return expected === null ? "(none)" : expected === "ok" ? "ok" : expected.join(", ");
 }
 
-/** The readable report of one scenario's check, with each counterexample replayed for its timeline. */
-function printReport(
+/**
+ * What a report says about a scenario. `scenario` is there when its file could be read (always
+ * for check; for merge when the file is where the shards found it), to replay counterexamples.
+ */
+interface Reported {
+  readonly name: string;
+  readonly protocol: string;
+  readonly scenario: Scenario | undefined;
+  readonly result: CheckResult;
+  readonly elapsedMs: number;
+  /** The shard that produced this partial result ("2/4"), if it is one. */
+  readonly shard?: string;
+}
+
+function reported(
   s: Scenario,
-  r: CheckResult,
+  result: CheckResult,
   elapsedMs: number,
-  maxSteps: number | undefined,
-): void {
+  shard: ShardSpec | undefined,
+): Reported {
+  const base = { name: s.name, protocol: protocolLabel(s), scenario: s, result, elapsedMs };
+  return shard === undefined ? base : { ...base, shard: shardLabel(shard) };
+}
+
+/** Whether a shard's partial result cannot decide the scenario yet (other shards have units). */
+function undecided(x: Reported): boolean {
+  return (
+    x.shard !== undefined &&
+    x.result.units.run.length < x.result.units.total &&
+    !definiteMismatch(x.result)
+  );
+}
+
+/** The readable report of one scenario's check, with each counterexample replayed for its timeline. */
+function printReport(x: Reported, maxSteps: number | undefined): void {
+  const r = x.result;
   const out: string[] = [];
-  out.push(`${s.name}: ${protocolLabel(s)}`);
+  out.push(`${x.name}: ${x.protocol}${x.shard === undefined ? "" : `   [shard ${x.shard}]`}`);
+  const missing = r.units.total - r.units.run.length;
   const coverage = r.complete
     ? `complete (${r.coverage})`
     : r.stoppedBy === "sampled"
       ? `sampled (${r.coverage}): it can find bugs, it cannot show there are none`
-      : `INCOMPLETE: stopped by the ${r.stoppedBy} limit before covering ${r.coverage}`;
+      : r.stoppedBy === "shard"
+        ? `INCOMPLETE: ${x.shard === undefined ? "" : `shard ${x.shard} `}ran ${r.units.run.length} of ${r.units.total} units, ${missing} ${missing === 1 ? "is" : "are"} in other shards (faultline merge puts the shards' --json output together)`
+        : `INCOMPLETE: stopped by the ${r.stoppedBy} limit before covering ${r.coverage}`;
   out.push(
-    `  ${r.strategy}: ${r.executions} executions, ${r.steps} steps, ${formatSeconds(elapsedMs)}; ${coverage}`,
+    `  ${r.strategy}: ${r.executions} executions, ${r.steps} steps, ${formatSeconds(x.elapsedMs)}; ${coverage}`,
   );
+  const verdict = undecided(x)
+    ? "undecided until the shards are merged"
+    : (x.shard === undefined ? r.matched : !definiteMismatch(r))
+      ? "matched"
+      : "MISMATCH";
   out.push(
-    `  verdict: ${r.verdict}   expected: ${expectedLabel(r.expected)}   ${r.matched ? "matched" : "MISMATCH"}`,
+    `  verdict${x.shard === undefined ? "" : " so far"}: ${r.verdict}   expected: ${expectedLabel(r.expected)}   ${verdict}`,
   );
   r.findings.forEach((f, i) => {
     out.push("", `  [${i + 1}] ${f.kind}: ${f.message}`);
-    try {
-      const replay = replayScenario(s, f.replay, maxSteps);
-      out.push(
-        `      counterexample: ${replay.steps} steps, ${f.preemptions} preemption${f.preemptions === 1 ? "" : "s"}`,
-        "",
-      );
-      out.push(...replay.timeline.split("\n").map((l) => `      ${l}`));
-    } catch (error) {
-      out.push(`      (the counterexample did not replay: ${(error as Error).message})`);
+    if (x.scenario === undefined) {
+      out.push("      (the counterexample is not replayed here: the scenario file was not found)");
+    } else {
+      try {
+        const replay = replayScenario(x.scenario, f.replay, maxSteps);
+        out.push(
+          `      counterexample: ${replay.steps} steps, ${f.preemptions} preemption${f.preemptions === 1 ? "" : "s"}`,
+          "",
+        );
+        out.push(...replay.timeline.split("\n").map((l) => `      ${l}`));
+      } catch (error) {
+        out.push(`      (the counterexample did not replay: ${(error as Error).message})`);
+      }
     }
     if (f.report !== undefined) out.push("", ...f.report.split("\n").map((l) => `      ${l}`));
     out.push("", `      faultline replay ${f.replay}`);
@@ -160,7 +225,7 @@ function printReport(
   io.out(`${out.join("\n")}\n\n`);
 }
 
-function printTable(rows: Array<{ s: Scenario; r: CheckResult; ms: number }>): void {
+function printTable(rows: readonly Reported[], shard: ShardSpec | undefined): void {
   const header = [
     "scenario",
     "protocol",
@@ -171,15 +236,19 @@ function printTable(rows: Array<{ s: Scenario; r: CheckResult; ms: number }>): v
     "executions",
     "time",
   ];
-  const cells = rows.map(({ s, r, ms }) => [
-    s.name,
-    protocolLabel(s),
-    r.verdict,
-    expectedLabel(r.expected),
-    r.matched ? "yes" : "NO",
-    r.complete ? "yes" : "no",
-    String(r.executions),
-    formatSeconds(ms),
+  const cells = rows.map((x) => [
+    x.name,
+    x.protocol,
+    x.result.verdict,
+    expectedLabel(x.result.expected),
+    undecided(x)
+      ? "?"
+      : (x.shard === undefined ? x.result.matched : !definiteMismatch(x.result))
+        ? "yes"
+        : "NO",
+    x.result.complete ? "yes" : "no",
+    String(x.result.executions),
+    formatSeconds(x.elapsedMs),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]): string =>
@@ -187,83 +256,180 @@ function printTable(rows: Array<{ s: Scenario; r: CheckResult; ms: number }>): v
       .map((x, i) => x.padEnd(widths[i]!))
       .join("  ")
       .trimEnd();
-  const matched = rows.filter((x) => x.r.matched).length;
+  const matched = rows.filter((x) => x.result.matched).length;
+  const open = rows.filter(undecided).length;
+  const footer =
+    shard === undefined
+      ? `${matched}/${rows.length} scenarios matched their expectation`
+      : `shard ${shardLabel(shard)}: ${rows.filter((x) => definiteMismatch(x.result)).length} of ${rows.length} scenarios mismatched, ${open} undecided until the shards are merged (faultline merge)`;
   io.out(
-    `${[line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n")}\n\n${matched}/${rows.length} scenarios matched their expectation\n`,
+    `${[line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n")}\n\n${footer}\n`,
   );
+}
+
+/** The contract's JSON line of one scenario, with a shard's plan and unit results. */
+function jsonLine(
+  r: CheckResult,
+  elapsedMs: number,
+  file: string | undefined,
+  shard?: {
+    readonly spec: ShardSpec;
+    readonly plan: PlanJson;
+    readonly results: readonly UnitResult[];
+  },
+): string {
+  const json = {
+    scenario: r.scenario,
+    protocol: r.protocol,
+    verdict: r.verdict,
+    findings: r.findings.map((f) => ({
+      kind: f.kind,
+      message: f.message,
+      replay: f.replay,
+      ...(f.report === undefined ? {} : { report: f.report }),
+    })),
+    expected: r.expected,
+    matched: r.matched,
+    complete: r.complete,
+    executions: r.executions,
+    steps: r.steps,
+    elapsedMs: Math.round(elapsedMs),
+    strategy: r.strategy,
+    coverage: r.coverage,
+    stoppedBy: r.stoppedBy,
+    file,
+    ...(shard === undefined
+      ? {}
+      : {
+          shard: shardLabel(shard.spec),
+          plan: shard.plan,
+          unitResults: shard.results.map(unitResultJson),
+        }),
+  };
+  return `${JSON.stringify(json)}\n`;
+}
+
+function unitOptions(flags: CheckFlags, source: string): UnitOptions {
+  return {
+    source,
+    ...(flags.strategy === undefined ? {} : { strategy: flags.strategy }),
+    ...(flags.preemptionBound === undefined ? {} : { preemptionBound: flags.preemptionBound }),
+    ...(flags.executions === undefined ? {} : { executions: flags.executions }),
+    ...(flags.seed === undefined ? {} : { seed: flags.seed }),
+    ...(flags.depth === undefined ? {} : { depth: flags.depth }),
+    ...(flags.maxSteps === undefined ? {} : { maxSteps: flags.maxSteps }),
+    noReduction: flags.reduction === false,
+  };
+}
+
+/** Exit status of a run: a shard fails only on a mismatch no other shard can undo. */
+function exitStatus(rows: readonly Reported[]): number {
+  return rows.every((x) => (x.shard === undefined ? x.result.matched : !definiteMismatch(x.result)))
+    ? 0
+    : 1;
 }
 
 function runCheck(paths: string[], flags: CheckFlags): number {
   const files = scenarioFiles(paths);
-  const scenarios = files.map(readScenario);
-  const rows: Array<{ s: Scenario; r: CheckResult; ms: number }> = [];
+  const texts = files.map(readText);
+  const scenarios = files.map((file, i) => loadScenario(texts[i]!, file));
+  const options = files.map((file) => unitOptions(flags, sourceOf(file)));
+  const plans = scenarios.map((s, i) => planCheck(s, options[i]!));
+  const units = shardItems(plans, flags.shard);
+  const jobs: CheckJob[] = files.map((file, i) => ({
+    file,
+    text: texts[i]!,
+    scenario: scenarios[i]!,
+    options: options[i]!,
+    plan: plans[i]!,
+    units: units[i]!,
+  }));
+  const workers = flags.workers ?? defaultWorkers();
+  if (flags.workers !== undefined && flags.workers > 1 && !workersAvailable()) {
+    throw new InputError(
+      "--workers: worker threads need the compiled command (dist/src/cli/main.js, built by npm run build)",
+    );
+  }
+  const rows: Reported[] = [];
   const progress = new ProgressReporter(!flags.json && io.progress);
   let traced = false;
   const artifacts = new CheckArtifacts(flags);
-  for (let i = 0; i < scenarios.length; i++) {
-    const s = scenarios[i]!;
-    const start = performance.now();
-    const deadline =
-      flags.timeLimit === undefined ? Number.POSITIVE_INFINITY : start + flags.timeLimit * 1000;
-    progress.start(s.name);
-    const r = checkScenario(s, {
-      source: sourceOf(files[i]!),
-      ...(flags.strategy === undefined ? {} : { strategy: flags.strategy }),
-      ...(flags.preemptionBound === undefined ? {} : { preemptionBound: flags.preemptionBound }),
-      ...(flags.executions === undefined ? {} : { executions: flags.executions }),
-      ...(flags.seed === undefined ? {} : { seed: flags.seed }),
-      ...(flags.depth === undefined ? {} : { depth: flags.depth }),
-      ...(flags.maxSteps === undefined ? {} : { maxSteps: flags.maxSteps }),
-      noReduction: flags.reduction === false,
-      shouldStop: () => performance.now() > deadline,
-      onProgress: (p) => progress.update(p.executions, p.findings),
-    });
-    const ms = performance.now() - start;
-    progress.stop();
-    rows.push({ s, r, ms });
-    if (flags.trace !== undefined && !traced && r.findings.length > 0) {
-      const replay = replayScenario(s, r.findings[0]!.replay, flags.maxSteps);
-      writeFileSync(
-        flags.trace,
-        encodeTrace({
-          format: TRACE_FORMAT,
-          meta: { scenario: s.name, replay: r.findings[0]!.replay },
-          events: replay.events,
-        }),
-      );
-      traced = true;
-    }
-    artifacts.add(s, r, flags.maxSteps);
-    if (flags.json) {
-      const json = {
-        scenario: r.scenario,
-        protocol: r.protocol,
-        verdict: r.verdict,
-        findings: r.findings.map((f) => ({
-          kind: f.kind,
-          message: f.message,
-          replay: f.replay,
-          ...(f.report === undefined ? {} : { report: f.report }),
-        })),
-        expected: r.expected,
-        matched: r.matched,
-        complete: r.complete,
-        executions: r.executions,
-        steps: r.steps,
-        elapsedMs: Math.round(ms),
-        strategy: r.strategy,
-        coverage: r.coverage,
-        stoppedBy: r.stoppedBy,
-        file: files[i],
-      };
-      io.out(`${JSON.stringify(json)}\n`);
-    } else if (!flags.summary) {
-      printReport(s, r, ms, flags.maxSteps);
-    }
-  }
-  if (!flags.json && (rows.length > 1 || flags.summary)) printTable(rows);
+  progress.start();
+  runJobs(jobs, {
+    workers,
+    ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
+    ...(flags.shard === undefined ? {} : { label: `shard ${shardLabel(flags.shard)}` }),
+    onProgress: (p) => progress.update(p),
+    onJobDone: (i, results, ms) => {
+      const s = scenarios[i]!;
+      const r = mergeUnits(s, plans[i]!, results);
+      const row = reported(s, r, ms, flags.shard);
+      rows.push(row);
+      if (flags.trace !== undefined && !traced && r.findings.length > 0) {
+        const replay = replayScenario(s, r.findings[0]!.replay, flags.maxSteps);
+        writeFileSync(
+          flags.trace,
+          encodeTrace({
+            format: TRACE_FORMAT,
+            meta: { scenario: s.name, replay: r.findings[0]!.replay },
+            events: replay.events,
+          }),
+        );
+        traced = true;
+      }
+      artifacts.add(s, r, flags.maxSteps);
+      if (flags.json) {
+        const shard =
+          flags.shard === undefined
+            ? undefined
+            : {
+                spec: flags.shard,
+                plan: {
+                  units: plans[i]!.units.length,
+                  key: planKey(s, options[i]!, plans[i]!),
+                  maxSteps: plans[i]!.maxSteps,
+                },
+                results,
+              };
+        io.out(jsonLine(r, ms, files[i], shard));
+      } else if (!flags.summary) {
+        progress.pause();
+        printReport(row, flags.maxSteps);
+      }
+    },
+  });
+  progress.stop();
+  if (!flags.json && (rows.length > 1 || flags.summary)) printTable(rows, flags.shard);
   artifacts.finish();
-  return rows.every((x) => x.r.matched) ? 0 : 1;
+  return exitStatus(rows);
+}
+
+/** `faultline merge`: the shards' JSON lines put together, printed as check prints them. */
+function runMerge(files: string[], flags: { json?: boolean; summary?: boolean }): number {
+  const merged = mergeShardFiles(files);
+  const rows: Reported[] = merged.map((m) => {
+    let scenario: Scenario | undefined;
+    if (m.file !== undefined && existsSync(m.file)) {
+      try {
+        scenario = loadScenario(readFileSync(m.file, "utf8"), m.file);
+      } catch {
+        scenario = undefined;
+      }
+    }
+    return {
+      name: m.subject.name,
+      protocol: scenario === undefined ? m.subject.protocol.name : protocolLabel(scenario),
+      scenario,
+      result: m.result,
+      elapsedMs: m.elapsedMs,
+    };
+  });
+  rows.forEach((x, i) => {
+    if (flags.json) io.out(jsonLine(x.result, x.elapsedMs, merged[i]!.file));
+    else if (!flags.summary) printReport(x, merged[i]!.maxSteps);
+  });
+  if (!flags.json && (rows.length > 1 || flags.summary)) printTable(rows, undefined);
+  return exitStatus(rows);
 }
 
 function runReplay(
@@ -336,11 +502,30 @@ function main(argv: readonly string[]): number {
       "stop exploring a scenario after this long",
       integer("--time-limit", 1),
     )
+    .option(
+      "--workers <n>",
+      "worker threads that share the units of the run (default: the number of CPUs; 1 runs in this thread)",
+      integer("--workers", 1),
+    )
+    .option(
+      "--shard <i/n>",
+      "run only shard i of n of the run's units (1-based); merge the --json outputs with faultline merge",
+      parseShard,
+    )
     .option("--trace <out.json>", "write the trace of the first finding")
     .option("--perfetto <out.json>", "write the first finding in the Chrome trace event format")
     .option("--html <report.html>", "write a self-contained viewer page of every finding")
     .action((paths: string[], flags: CheckFlags) => {
       status = runCheck(paths, flags);
+    });
+  program
+    .command("merge")
+    .description("merge the --json outputs of check --shard i/n into the result of the whole check")
+    .argument("<files...>", "files of JSON lines written by check --json --shard i/n")
+    .option("--json", "print one JSON object per scenario")
+    .option("--summary", "print only the summary table, not each finding's counterexample")
+    .action((files: string[], flags: { json?: boolean; summary?: boolean }) => {
+      status = runMerge(files, flags);
     });
   program
     .command("replay")
@@ -394,7 +579,8 @@ export function runCli(argv: readonly string[], output: CliIO): number {
       error instanceof TokenError ||
       error instanceof ReplayError ||
       error instanceof ScenarioSetupError ||
-      error instanceof ViewError
+      error instanceof ViewError ||
+      error instanceof MergeError
     ) {
       io.err(`faultline: ${error.message}\n`);
       return 2;

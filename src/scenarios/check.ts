@@ -257,7 +257,10 @@ export function runUnit(
  */
 export function mergeUnits(
   scenario: CheckSubject,
-  plan: Pick<CheckPlan, "strategy" | "units">,
+  plan: {
+    readonly strategy: StrategyName;
+    readonly units: ReadonlyArray<{ readonly index: number }>;
+  },
   results: readonly UnitResult[],
 ): CheckResult {
   const byUnit = [...results].sort((a, b) => a.unit - b.unit);
