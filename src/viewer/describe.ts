@@ -37,7 +37,11 @@ export function describeEvent(e: TraceEvent): string | null {
     case "fence-signal":
       return `signal fence ${e.fence}`;
     case "placement":
-      return `${e.buffer} placed in ${e.place}${placementPfns(e.pfns, e.aperture)}`;
+      return e.place === "none"
+        ? `${e.buffer} has no placement`
+        : e.place === "swapped"
+          ? `${e.buffer} swapped out`
+          : `${e.buffer} placed in ${e.place}${placementPfns(e.pfns, e.aperture)}`;
     case "mapping":
       return e.pages === 0
         ? `${e.map} unmapped from ${e.mm}`

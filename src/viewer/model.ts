@@ -579,12 +579,9 @@ export function stepTouches(
     const s = out.get(e.step);
     if (s === undefined || s.task !== e.task) return;
     const prev = s.keys.get(key);
-    // Keep the event that says most: a write over a read, a lock or PTE event over the bare step.
-    if (
-      prev === undefined ||
-      (write && !prev.write) ||
-      (write === prev.write && prev.event.type === "step" && e.type !== "step")
-    )
+    // Keep the event that says most: a write over a read, a lock or PTE event over the bare
+    // step, and the last of several (a move assigns placements in turn; the last one stays).
+    if (prev === undefined || (write && !prev.write) || (write === prev.write && e.type !== "step"))
       s.keys.set(key, { write, event: e });
   };
   const pte = (mm: string, vpn: number): string => `pte:${processOfMm(mm)}@${hex(vpn)}`;
