@@ -283,23 +283,30 @@ export class DporStrategy implements Strategy {
 
   /**
    * Scans the finished execution for races and adds backtrack points. Vector clocks are flat
-   * arrays indexed by the tasks' order of appearance. Races whose later step lies in the
-   * replayed prefix were found by an earlier execution, so only later steps are checked.
+   * arrays indexed by the tasks' order of appearance; event j happens before event k exactly
+   * when k's clock has seen j's position in its own task. A race is a pair of conflicting
+   * events of different tasks with no other chain of happens-before between them: the earlier
+   * events a step depends on are joined latest first, so that one already ordered through a
+   * later one is not a race. Races whose later step lies in the replayed prefix were found by an
+   * earlier execution, so only later steps are checked.
    */
   private addBacktracks(): void {
     const events = this.events;
     const index = new Map<number, number>();
     for (const e of events) if (!index.has(e.task)) index.set(e.task, index.size);
     const width = index.size;
+    const taskIndex = new Int32Array(events.length);
     const clocks = new Int32Array(events.length * width);
     const current = new Map<number, Int32Array>();
     const lastWrite = new Map<number, number>();
     const readsSince = new Map<number, number[]>();
     const firstNew = Math.max(0, this.replayLength - 1);
+    const races: number[] = [];
     const prior: number[] = [];
     for (let k = 0; k < events.length; k++) {
       const e = events[k]!;
       const ti = index.get(e.task)!;
+      taskIndex[k] = ti;
       let vc = current.get(e.task);
       if (vc === undefined) {
         vc = new Int32Array(width);
@@ -307,31 +314,26 @@ export class DporStrategy implements Strategy {
           vc.set(clocks.subarray(e.spawnedAt * width, (e.spawnedAt + 1) * width));
         current.set(e.task, vc);
       }
+      prior.length = 0;
       for (const a of e.accesses) {
-        prior.length = 0;
         const w = lastWrite.get(a.obj);
         if (w !== undefined) prior.push(w);
         if (a.write) {
           const reads = readsSince.get(a.obj);
-          if (reads !== undefined) prior.push(...reads);
+          if (reads !== undefined) for (const r of reads) prior.push(r);
         }
-        for (const j of prior) {
-          const tj = events[j]!.task;
-          if (tj === e.task) continue;
-          const base = j * width;
-          if (k >= firstNew) {
-            // j races with k unless j already happens before k.
-            let before = true;
-            for (let x = 0; x < width; x++) {
-              if (clocks[base + x]! > vc[x]!) {
-                before = false;
-                break;
-              }
-            }
-            if (!before) this.backtrackAt(j, e.task);
-          }
-          for (let x = 0; x < width; x++) if (clocks[base + x]! > vc[x]!) vc[x] = clocks[base + x]!;
-        }
+      }
+      prior.sort((a, b) => b - a);
+      let previous = -1;
+      for (const j of prior) {
+        if (j === previous) continue;
+        previous = j;
+        const tj = taskIndex[j]!;
+        if (tj === ti) continue;
+        const base = j * width;
+        if (clocks[base + tj]! <= vc[tj]!) continue;
+        if (k >= firstNew) races.push(j, k);
+        for (let x = 0; x < width; x++) if (clocks[base + x]! > vc[x]!) vc[x] = clocks[base + x]!;
       }
       vc[ti] = vc[ti]! + 1;
       clocks.set(vc, k * width);
@@ -349,6 +351,61 @@ export class DporStrategy implements Strategy {
         }
       }
     }
+    const bounded = Number.isFinite(this.bound);
+    for (let r = 0; r < races.length; r += 2) {
+      const j = races[r]!;
+      const k = races[r + 1]!;
+      if (bounded) this.backtrackAt(j, events[k]!.task);
+      else this.insertSource(j, k, taskIndex, clocks, width);
+    }
+  }
+
+  /**
+   * Source-set insertion for the race of j before k (Abdulla et al., POPL 2014, Algorithm 1):
+   * the reversal needs, at the state before j, one of the initials of v, the events after j that
+   * do not happen after j, followed by k: the tasks whose first event in v waits for no other
+   * event of v. Nothing is added when one of them is already tried, scheduled or asleep there
+   * (a sleeper's schedules are explored from an earlier sibling).
+   */
+  private insertSource(
+    j: number,
+    k: number,
+    taskIndex: Int32Array,
+    clocks: Int32Array,
+    width: number,
+  ): void {
+    const node = this.path[j]!;
+    if (node.frozen) return;
+    const events = this.events;
+    const tj = taskIndex[j]!;
+    const seenJ = clocks[j * width + tj]!;
+    const firstInV = new Int32Array(width).fill(0x7fffffff);
+    const candidates: number[] = [];
+    for (let i = j + 1; i <= k; i++) {
+      if (i < k && clocks[i * width + tj]! >= seenJ) continue;
+      const ti = taskIndex[i]!;
+      if (firstInV[ti] !== 0x7fffffff) continue;
+      firstInV[ti] = clocks[i * width + ti]!;
+      candidates.push(i);
+    }
+    const initials: number[] = [];
+    for (const f of candidates) {
+      const tf = taskIndex[f]!;
+      let initial = true;
+      for (let x = 0; x < width; x++) {
+        if (x !== tf && clocks[f * width + x]! >= firstInV[x]!) {
+          initial = false;
+          break;
+        }
+      }
+      if (initial) initials.push(events[f]!.task);
+    }
+    for (const t of initials)
+      if (node.done.has(t) || node.backtrack.has(t) || node.sleep.has(t)) return;
+    const q = events[k]!.task;
+    const pick = initials.includes(q) ? q : Math.min(...initials);
+    if (node.enabled.includes(pick)) node.backtrack.add(pick);
+    else for (const t of node.enabled) node.backtrack.add(t);
   }
 
   /**
