@@ -176,6 +176,8 @@ export function registerViewCommand(program: Command, deps: ViewDeps): void {
     .option("--perfetto <out.json>", "also write the Chrome trace event format")
     .action((target: string, flags: { output: string; scenario?: string; perfetto?: string }) => {
       const isFile = existsSync(target) && statSync(target).isFile();
+      if (!isFile && !/^fl\d+\./.test(target))
+        throw new ViewError(`${target}: no such trace file, and not a replay token (fl1....)`);
       const cases = isFile ? casesOfTraceFile(target) : casesOfToken(target, flags.scenario, deps);
       const first = cases[0]!;
       writeReport(flags.output, `faultline: ${first.scenario}`, cases);
