@@ -94,6 +94,8 @@ export interface WorkerData {
   /** [0]: bumped after every message a worker posts; [1 + slot]: set when worker `slot` exits. */
   readonly signal: Int32Array;
   readonly slot: number;
+  /** The URL of worker.js. */
+  readonly script: string;
 }
 
 /**
@@ -110,6 +112,21 @@ export function defaultWorkers(): number {
 }
 
 const WORKER_SCRIPT = new URL("./worker.js", import.meta.url);
+
+/**
+ * What a worker thread runs first: it arms the exit flag and then loads worker.js, so that a
+ * worker that dies, or cannot even load its script, is noticed instead of waited for.
+ */
+const BOOTSTRAP = `
+const { workerData } = require("node:worker_threads");
+const { port, signal, slot, script } = workerData;
+const bump = () => { Atomics.add(signal, 0, 1); Atomics.notify(signal, 0); };
+process.on("exit", () => { Atomics.store(signal, 1 + slot, 1); bump(); });
+import(script).catch((error) => {
+  port.postMessage({ type: "error", message: "cannot load " + script + ": " + ((error && error.stack) || error) });
+  bump();
+});
+`;
 
 /** Whether worker threads can be started: the compiled worker script exists. */
 export function workersAvailable(): boolean {
@@ -297,8 +314,12 @@ function runOnWorkers(jobs: readonly CheckJob[], state: RunState, count: number)
   try {
     for (let slot = 0; slot < count; slot++) {
       const { port1, port2 } = new MessageChannel();
-      const data: WorkerData = { port: port2, signal, slot };
-      const worker = new Worker(WORKER_SCRIPT, { workerData: data, transferList: [port2] });
+      const data: WorkerData = { port: port2, signal, slot, script: WORKER_SCRIPT.href };
+      const worker = new Worker(BOOTSTRAP, {
+        eval: true,
+        workerData: data,
+        transferList: [port2],
+      });
       // The pool never waits for the event loop; a worker must not keep the process alive.
       worker.unref();
       pool.push({ slot, worker, port: port1, known: new Set(), busy: -1 });
