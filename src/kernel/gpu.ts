@@ -3,6 +3,9 @@
 // job is a list of page operations; each operation is one scheduling step of the engine task,
 // so CPU accesses can interleave with a copy in flight. The engine reaches memory by PFN and
 // resolves aperture PFNs through the GART when the operation runs, as the hardware would.
+// Each shader read or write remembers whose memory it was queued against: memory freed behind
+// a fence (a pipelined eviction) may already belong to the next buffer in CPU time while the
+// ring still has to run the earlier jobs on the old contents (FrameAccess.queuedOwner).
 //
 // Left out: several rings, job dependencies (callers wait for fences before submitting),
 // timeouts and GPU resets.
@@ -10,7 +13,7 @@
 import type { Site } from "../trace/index.js";
 import { type dma_fence, dma_fence_init, dma_fence_signal } from "./dma_fence.js";
 import type { Kernel } from "./kernel.js";
-import type { Frame } from "./physmem.js";
+import type { Frame, FrameOwner } from "./physmem.js";
 import type { Gen, KObject, Task } from "./sched.js";
 import { WaitQueueHead } from "./wait.js";
 
@@ -29,6 +32,8 @@ export interface GpuJob {
   /** What the job is for, e.g. "move bo:A vram->tt". */
   readonly name: string;
   readonly ops: readonly GpuOp[];
+  /** For each op, the owner of the frame it reached when queued (checkers only). */
+  readonly queuedOwners: readonly (FrameOwner | null)[];
   readonly fence: dma_fence;
 }
 
@@ -64,9 +69,19 @@ export class GpuEngine implements KObject {
    * ring; the job runs later on the engine task.
    */
   *submit(name: string, ops: readonly GpuOp[], site: Site): Gen<dma_fence> {
-    yield { op: "write", obj: this, site };
+    const mem = this.k.mem;
+    // Remembering whose memory each shader access was queued against reads those frames.
+    const also = ops.flatMap((op) =>
+      op.kind === "write" || op.kind === "read" ? mem.accessPath(op.pfn, "gpu", false) : [],
+    );
+    yield also.length === 0
+      ? { op: "write", obj: this, site }
+      : { op: "write", obj: this, site, also };
     const fence = dma_fence_init(this.k, `${this.name}:${++this.seqno}`, this.context, this.seqno);
-    this.ring.push({ name, ops, fence });
+    const queuedOwners = ops.map((op) =>
+      op.kind === "write" || op.kind === "read" ? (mem.reach(op.pfn, "gpu")?.owner ?? null) : null,
+    );
+    this.ring.push({ name, ops, queuedOwners, fence });
     this.doorbell.wakeAll(site);
     return fence;
   }
@@ -91,7 +106,7 @@ export class GpuEngine implements KObject {
           name: job.name,
         });
       }
-      for (const op of job.ops) yield* this.runOp(op);
+      for (let i = 0; i < job.ops.length; i++) yield* this.runOp(job.ops[i]!, job.queuedOwners[i]!);
       yield* dma_fence_signal(job.fence, "gpu_job_done");
       this.completed++;
       if (k.sched.trace) {
@@ -112,7 +127,7 @@ export class GpuEngine implements KObject {
    * One page operation, as one or two steps. Each step names the GART entries and frames it
    * goes through (resolved when the step is taken) and resolves them again when it runs.
    */
-  private *runOp(op: GpuOp): Gen {
+  private *runOp(op: GpuOp, queuedOwner: FrameOwner | null): Gen {
     const mem = this.k.mem;
     switch (op.kind) {
       case "copy": {
@@ -150,7 +165,7 @@ export class GpuEngine implements KObject {
           site: "gpu_write",
           also: mem.accessPath(op.pfn, "gpu", true),
         };
-        mem.store(op.pfn, op.word, op.value, "gpu", "gpu_write");
+        mem.store(op.pfn, op.word, op.value, "gpu", "gpu_write", undefined, queuedOwner);
         return;
       case "read":
         yield {
@@ -159,7 +174,7 @@ export class GpuEngine implements KObject {
           site: "gpu_read",
           also: mem.accessPath(op.pfn, "gpu", false),
         };
-        mem.load(op.pfn, op.word, "gpu", "gpu_read");
+        mem.load(op.pfn, op.word, "gpu", "gpu_read", undefined, queuedOwner);
         return;
     }
   }

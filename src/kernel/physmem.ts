@@ -105,11 +105,36 @@ export interface FrameAccess {
   readonly value: number;
   readonly site: Site;
   readonly user?: UserContext;
+  /**
+   * For a GPU access: the owner of the frame when the job was queued (null if it was free
+   * then). The ring runs jobs in submission order, and TTM hands freed memory to the next
+   * buffer only behind the fences of the jobs queued before (a pipelined eviction's fence, a
+   * ghost object), so the job still acts on that owner's data even when the allocator has
+   * already given the frame to someone else.
+   */
+  readonly queuedOwner?: FrameOwner | null;
 }
 
 /** Watches frame accesses; checkers implement it and never change memory. */
 export interface AccessObserver {
   onAccess(k: Kernel, access: FrameAccess): void;
+}
+
+/** One access record, with the user context or the queued owner where there is one. */
+function frameAccess(
+  via: FrameAccess["via"],
+  kind: FrameAccess["kind"],
+  pfn: number,
+  frame: Frame | null,
+  word: number,
+  value: number,
+  site: Site,
+  user: UserContext | undefined,
+  queuedOwner: FrameOwner | null | undefined,
+): FrameAccess {
+  if (user !== undefined) return { via, kind, pfn, frame, word, value, site, user };
+  if (queuedOwner !== undefined) return { via, kind, pfn, frame, word, value, site, queuedOwner };
+  return { via, kind, pfn, frame, word, value, site };
 }
 
 /** Formats a PFN as the reports print it. */
@@ -237,15 +262,18 @@ export class PhysMem {
    * Reads a word through `pfn` on behalf of `via`. Reaching no frame reads 0, as the GART's
    * scratch page or an unclaimed bus address would. The caller has taken a scheduling step.
    */
-  load(pfn: number, word: number, via: FrameAccess["via"], site: Site, user?: UserContext): number {
+  load(
+    pfn: number,
+    word: number,
+    via: FrameAccess["via"],
+    site: Site,
+    user?: UserContext,
+    queuedOwner?: FrameOwner | null,
+  ): number {
     const frame = this.reach(pfn, via);
     this.checkWord(word, site);
     const value = frame === null ? 0 : frame.words[word]!;
-    this.notify(
-      user === undefined
-        ? { via, kind: "load", pfn, frame, word, value, site }
-        : { via, kind: "load", pfn, frame, word, value, site, user },
-    );
+    this.notify(frameAccess(via, "load", pfn, frame, word, value, site, user, queuedOwner));
     return value;
   }
 
@@ -257,15 +285,12 @@ export class PhysMem {
     via: FrameAccess["via"],
     site: Site,
     user?: UserContext,
+    queuedOwner?: FrameOwner | null,
   ): void {
     const frame = this.reach(pfn, via);
     this.checkWord(word, site);
     if (frame !== null) frame.words[word] = value;
-    this.notify(
-      user === undefined
-        ? { via, kind: "store", pfn, frame, word, value, site }
-        : { via, kind: "store", pfn, frame, word, value, site, user },
-    );
+    this.notify(frameAccess(via, "store", pfn, frame, word, value, site, user, queuedOwner));
   }
 
   /** Copies every word of one frame to another (memcpy of a page). */

@@ -214,8 +214,12 @@ export class LockAllMmapProtocol extends Protocol {
       for (const vma of locked)
         yield* zap_page_range(vma, vma.vm_start, vma.vm_end, "drm_ttm_unmap_vma_pages");
       const ret = yield* body();
-      if (ret === 0 && this.bound(bo))
+      if (ret === 0 && this.bound(bo)) {
+        // The 2006 moves were synchronous: the data was in place before ioremap_vmas. Here the
+        // driver may still be clearing fresh VRAM on the GPU, so wait as mmap does.
+        yield* this.waitKernelFences(bo, site);
         for (const vma of locked) yield* this.remapVma(bo, vma, "drm_ttm_ioremap_vmas");
+      }
       yield* dma_resv_unlock(bo.base.resv, site);
       yield* this.unlockMms(snapshot, sorted, site);
       return ret;

@@ -440,12 +440,20 @@ export class ScenarioSystem {
       }
       return;
     }
-    const owner = a.frame?.owner ?? null;
+    // A GPU job acts on the memory of whoever owned the frame when it was queued: the ring
+    // runs it before the copy of a pipelined eviction that freed the frame, and before the next
+    // owner's move into it, which waits for the eviction fence.
+    const owner = a.queuedOwner !== undefined ? a.queuedOwner : (a.frame?.owner ?? null);
     const where = `${a.via} ${a.kind} at pfn 0x${a.pfn.toString(16)} word ${a.word}`;
     if (owner === null) {
       this.log.add({
         kind: "isolation-breach",
-        message: `${where} reaches ${a.frame === null ? "no memory" : "a free frame"}`,
+        message:
+          a.frame === null
+            ? `${where} reaches no memory`
+            : a.queuedOwner === null
+              ? `${where} was queued against a free frame`
+              : `${where} reaches a free frame`,
         step,
       });
       return;
