@@ -354,7 +354,8 @@ function runOnWorkers(jobs: readonly CheckJob[], state: RunState, count: number)
           );
         }
       }
-      if (!received) Atomics.wait(signal, 0, seen, 1000);
+      // A quiet second still moves the bar's clock, rate and time left.
+      if (!received && Atomics.wait(signal, 0, seen, 1000) === "timed-out") state.report();
     }
   } finally {
     for (const w of pool) {
