@@ -2,8 +2,8 @@
 // (shared values, what each task read, how the run ended) that DFS reaches over all schedules,
 // DPOR must reach too, and so must the union of the work units of a cut check. Programs are
 // kernel threads doing reads and writes of shared words, some hidden inside steps whose
-// descriptor says nothing (found only through Sched.touch), and mutex critical sections, which
-// can deadlock.
+// descriptor says nothing (found only through Sched.touch), mutex critical sections (which can
+// deadlock), mutex_trylock sections and rwsem read and write sections.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ChoiceScheduler } from "../../src/check/choice.js";
@@ -14,7 +14,8 @@ import type { Strategy } from "../../src/check/strategy.js";
 import { planUnits } from "../../src/check/units.js";
 import { Kernel } from "../../src/kernel/kernel.js";
 import { lockClass } from "../../src/kernel/lockdep.js";
-import { mutex, mutex_lock, mutex_unlock } from "../../src/kernel/mutex.js";
+import { mutex, mutex_lock, mutex_trylock, mutex_unlock } from "../../src/kernel/mutex.js";
+import { down_read, down_write, rw_semaphore, up_read, up_write } from "../../src/kernel/rwsem.js";
 import type { Gen, KObject, Scheduler } from "../../src/kernel/sched.js";
 
 type Op =
@@ -22,11 +23,14 @@ type Op =
   | { readonly kind: "write"; readonly v: number }
   | { readonly kind: "hidden-write"; readonly v: number }
   | { readonly kind: "hidden-read"; readonly v: number }
-  | { readonly kind: "section"; readonly m: number; readonly body: readonly Op[] };
+  | { readonly kind: "section"; readonly m: number; readonly body: readonly Op[] }
+  | { readonly kind: "try-section"; readonly m: number; readonly body: readonly Op[] }
+  | { readonly kind: "read-section"; readonly body: readonly Op[] }
+  | { readonly kind: "write-section"; readonly body: readonly Op[] };
 
 /** DPOR_FC_SEED and DPOR_FC_RUNS explore other programs (CI keeps the fixed ones). */
 const SEED = Number(process.env.DPOR_FC_SEED ?? 0x5eed);
-const RUNS = Number(process.env.DPOR_FC_RUNS ?? 60);
+const RUNS = Number(process.env.DPOR_FC_RUNS ?? 40);
 const VARS = 2;
 const MUTEXES = 2;
 
@@ -36,8 +40,19 @@ const leaf: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("hidden-write" as const), v: fc.nat(VARS - 1) }),
   fc.record({ kind: fc.constant("hidden-read" as const), v: fc.nat(VARS - 1) }),
 );
+const rwsemSection: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constantFrom("read-section" as const, "write-section" as const),
+  body: fc.array(leaf, { minLength: 1, maxLength: 1 }),
+});
+const trySection: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constant("try-section" as const),
+  m: fc.nat(MUTEXES - 1),
+  body: fc.array(leaf, { minLength: 1, maxLength: 1 }),
+});
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 3, arbitrary: leaf },
+  { weight: 4, arbitrary: leaf },
+  { weight: 1, arbitrary: rwsemSection },
+  { weight: 1, arbitrary: trySection },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -59,7 +74,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 /** Scheduling points of a task: one per access, two per critical section (lock, unlock). */
 function points(ops: readonly Op[]): number {
-  return ops.reduce((n, o) => n + (o.kind === "section" ? 2 + points(o.body) : 1), 0);
+  return ops.reduce((n, o) => n + ("body" in o ? 2 + points(o.body) : 1), 0);
 }
 
 /**
@@ -90,6 +105,7 @@ class ProgramHarness implements Harness {
       { length: MUTEXES },
       (_, i) => new mutex(k, `m${i}`, lockClass(`dpor_soundness_m${i}`)),
     );
+    const sem = new rw_semaphore(k, "sem", lockClass("dpor_soundness_sem"));
     const logs: number[][] = this.tasks.map(() => []);
     // A value names its write: the writer and the writer's own count, the same in every
     // execution equivalent to this one.
@@ -119,6 +135,24 @@ class ProgramHarness implements Harness {
             yield* mutex_lock(locks[o.m]!, "section_lock");
             yield* runOps(t, ti, o.body);
             yield* mutex_unlock(locks[o.m]!, "section_unlock");
+            break;
+          case "try-section": {
+            const ok = (yield* mutex_trylock(locks[o.m]!, "section_trylock")) === 1;
+            logs[ti]!.push(ok ? 1 : -1);
+            if (!ok) break;
+            yield* runOps(t, ti, o.body);
+            yield* mutex_unlock(locks[o.m]!, "section_unlock");
+            break;
+          }
+          case "read-section":
+            yield* down_read(sem, "section_down_read");
+            yield* runOps(t, ti, o.body);
+            yield* up_read(sem, "section_up_read");
+            break;
+          case "write-section":
+            yield* down_write(sem, "section_down_write");
+            yield* runOps(t, ti, o.body);
+            yield* up_write(sem, "section_up_write");
             break;
         }
       }
