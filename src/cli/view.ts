@@ -159,10 +159,9 @@ function casesOfTraceFile(file: string): ViewerCase[] {
   const base = { scenario, replay, events: trace.events };
   const findings = findingsOf(trace.events);
   if (findings.length === 0) return [{ ...base, kind: "", message: "no finding" }];
-  const seen = new Set<string>();
-  return findings
-    .filter((f) => !seen.has(f.kind) && seen.add(f.kind))
-    .map((f) => ({ ...base, kind: f.kind, message: f.message }));
+  // The viewer focuses a case on the first finding of its kind; one case per kind.
+  const first = findings.filter((f, i) => findings.findIndex((g) => g.kind === f.kind) === i);
+  return first.map((f) => ({ ...base, kind: f.kind, message: f.message }));
 }
 
 /** Registers `faultline view`. */
