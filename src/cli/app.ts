@@ -186,7 +186,9 @@ function printReport(x: Reported, maxSteps: number | undefined): void {
   out.push(`${x.name}: ${x.protocol}${x.shard === undefined ? "" : `   [shard ${x.shard}]`}`);
   const missing = r.units.total - r.units.run.length;
   const coverage = r.complete
-    ? `complete (${r.coverage})`
+    ? r.strategy === "bounded"
+      ? `complete within the preemption bound (${r.coverage})`
+      : `complete (${r.coverage})`
     : r.stoppedBy === "sampled"
       ? `sampled (${r.coverage}): it can find bugs, it cannot show there are none`
       : r.stoppedBy === "shard"
