@@ -11,6 +11,7 @@ function register(load: () => Promise<{ benchmark: Benchmark }>): void {
 register(() => import("./kernel.js"));
 register(() => import("./ttm.js"));
 register(() => import("./drm_mm.js"));
+register(() => import("./check.js"));
 
 function printRow(row: BenchRow, json: boolean): void {
   if (json) {

@@ -1,0 +1,139 @@
+// Checker benchmarks (the rows of the "checking at scale" issue):
+// - check.random: raw simulated steps per second on one core, random strategy, on a
+//   fault-heavy `ttm` scenario (every execution boots a kernel and runs the setup, as a check
+//   does; those steps count).
+// - check.dpor_reduction: for each built-in litmus with 3 or more tasks, executions of plain DFS
+//   over the executions of DPOR, each with the scenario's own strategy (exhaustive, or bounded
+//   with its preemption bound). Plain DFS gets at most DFS_SECONDS; when it does not finish,
+//   the ratio is a lower bound (dfsComplete: false).
+// - check.library_exhaustive: wall time of `faultline check scenarios/litmus` (the CLI, with its
+//   default workers) on this machine, every scenario with its own strategy.
+// - check.peak_memory: peak resident memory of a child process that checks the largest built-in
+//   exhaustive scenario.
+
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { checkScenario } from "../src/scenarios/check.js";
+import { loadScenario } from "../src/scenarios/loader.js";
+import type { Scenario } from "../src/scenarios/scenario.js";
+import { type Benchmark, type BenchRow, round, timeMs } from "./harness.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const LITMUS = join(ROOT, "scenarios", "litmus");
+const CLI = join(ROOT, "dist", "src", "cli", "main.js");
+const DFS_SECONDS = 60;
+const RANDOM_SCENARIO = "l08-ttm";
+const RANDOM_EXECUTIONS = 4000;
+/** The built-in exhaustive check with the most executions. */
+const LARGEST = "l12-ttm-gpu-write-then-move";
+
+function litmus(): Array<{ file: string; scenario: Scenario }> {
+  return readdirSync(LITMUS)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => {
+      const file = join(LITMUS, f);
+      return { file, scenario: loadScenario(readFileSync(file, "utf8"), file) };
+    });
+}
+
+function randomRow(): BenchRow {
+  const { file, scenario } = litmus().find((l) => l.scenario.name === RANDOM_SCENARIO)!;
+  // Warm up the JIT on a few hundred executions first.
+  checkScenario(scenario, { source: file, strategy: "random", executions: 300, seed: 7 });
+  const { ms, value } = timeMs(() =>
+    checkScenario(scenario, {
+      source: file,
+      strategy: "random",
+      executions: RANDOM_EXECUTIONS,
+      seed: 1,
+    }),
+  );
+  return {
+    name: "check.random",
+    scenario: RANDOM_SCENARIO,
+    executions: value.executions,
+    steps: value.steps,
+    stepsPerSec: Math.round(value.steps / (ms / 1000)),
+    executionsPerSec: Math.round(value.executions / (ms / 1000)),
+  };
+}
+
+function reductionRows(): BenchRow[] {
+  const rows: BenchRow[] = [];
+  for (const { file, scenario } of litmus()) {
+    if (scenario.threads.length < 3) continue;
+    const dpor = timeMs(() => checkScenario(scenario, { source: file }));
+    const deadline = performance.now() + DFS_SECONDS * 1000;
+    const dfs = timeMs(() =>
+      checkScenario(scenario, {
+        source: file,
+        noReduction: true,
+        shouldStop: () => performance.now() > deadline,
+      }),
+    );
+    rows.push({
+      name: "check.dpor_reduction",
+      scenario: scenario.name,
+      tasks: scenario.threads.length,
+      strategy: dpor.value.strategy,
+      dporExecutions: dpor.value.executions,
+      dporMs: Math.round(dpor.ms),
+      dfsExecutions: dfs.value.executions,
+      dfsComplete: dfs.value.complete,
+      ratio: round(dfs.value.executions / dpor.value.executions),
+    });
+  }
+  return rows;
+}
+
+function libraryRow(): BenchRow {
+  const { ms, value } = timeMs(() =>
+    spawnSync(process.execPath, [CLI, "check", "--json", LITMUS], { encoding: "utf8" }),
+  );
+  const results = value.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { matched: boolean; complete: boolean; executions: number });
+  return {
+    name: "check.library_exhaustive",
+    ms: Math.round(ms),
+    scenarios: results.length,
+    matched: results.filter((r) => r.matched).length,
+    complete: results.filter((r) => r.complete).length,
+    executions: results.reduce((n, r) => n + r.executions, 0),
+    exitStatus: value.status ?? -1,
+  };
+}
+
+function peakMemoryRow(): BenchRow {
+  const script = `
+    import { readFileSync } from "node:fs";
+    import { checkScenario } from ${JSON.stringify(join(ROOT, "dist", "src", "scenarios", "check.js"))};
+    import { loadScenario } from ${JSON.stringify(join(ROOT, "dist", "src", "scenarios", "loader.js"))};
+    const file = ${JSON.stringify(join(LITMUS, `${LARGEST}.json`))};
+    const r = checkScenario(loadScenario(readFileSync(file, "utf8"), file), { source: file });
+    process.stdout.write(JSON.stringify({ executions: r.executions, complete: r.complete,
+      maxRssKb: process.resourceUsage().maxRSS }));`;
+  const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    encoding: "utf8",
+  });
+  const out = JSON.parse(child.stdout) as {
+    executions: number;
+    complete: boolean;
+    maxRssKb: number;
+  };
+  return {
+    name: "check.peak_memory",
+    scenario: LARGEST,
+    executions: out.executions,
+    complete: out.complete,
+    peakRssMb: round(out.maxRssKb / 1024),
+  };
+}
+
+export const benchmark: Benchmark = {
+  group: "check",
+  run: () => [randomRow(), ...reductionRows(), libraryRow(), peakMemoryRow()],
+};
