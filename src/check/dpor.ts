@@ -375,7 +375,7 @@ export class DporStrategy implements Strategy {
     width: number,
   ): void {
     const node = this.path[j]!;
-    if (node.frozen) return;
+    if (node.frozen || saturated(node)) return;
     const events = this.events;
     const tj = taskIndex[j]!;
     const seenJ = clocks[j * width + tj]!;
@@ -479,4 +479,11 @@ function preempts(node: Node, task: number = node.chosen): number {
   return node.previous >= 0 && task !== node.previous && node.enabled.includes(node.previous)
     ? 1
     : 0;
+}
+
+/** Every task that can run at `node` is tried, scheduled or asleep there: nothing to add. */
+function saturated(node: Node): boolean {
+  for (const t of node.enabled)
+    if (!node.done.has(t) && !node.backtrack.has(t) && !node.sleep.has(t)) return false;
+  return true;
 }

@@ -285,7 +285,7 @@ export function mergeUnits(
     executions: byUnit.reduce((n, r) => n + r.executions, 0),
     steps: byUnit.reduce((n, r) => n + r.steps, 0),
     strategy: plan.strategy,
-    coverage: byUnit[0]?.coverage ?? "nothing",
+    coverage: byUnit.find((r) => r.coverage !== "")?.coverage ?? "nothing",
     stoppedBy: missing > 0 ? "shard" : (stopped?.stoppedBy ?? (sampling ? "sampled" : "exhausted")),
     units: { total: plan.units.length, run: byUnit.map((r) => r.unit) },
   };
@@ -308,7 +308,19 @@ export function checkScenario(scenario: Scenario, options: CheckOptions): CheckR
   const results: UnitResult[] = [];
   const done = { executions: 0, steps: 0, findings: 0 };
   for (const unit of units) {
-    if (options.shouldStop?.() === true) break;
+    if (options.shouldStop?.() === true) {
+      // Out of time: the units not started are incomplete for that reason.
+      results.push({
+        unit: unit.index,
+        executions: 0,
+        steps: 0,
+        complete: false,
+        stoppedBy: "time",
+        coverage: results[0]?.coverage ?? "",
+        findings: [],
+      });
+      continue;
+    }
     const progress = options.onProgress;
     const r = runUnit(
       scenario,
