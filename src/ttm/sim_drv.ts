@@ -3,7 +3,9 @@
 //
 // - Memory types: SYSTEM (TTM's system manager), TT (a range manager over the AGP/GART aperture
 //   slots; the tt pages are bound into the GART when a BO moves into TT and unbound when the TT
-//   range is freed) and VRAM (a range manager over the VRAM frames; io memory, write-combined).
+//   range is freed or, first, when the pages are freed: like amdgpu_ttm_tt_unpopulate, which
+//   unbinds before ttm_pool_free, so no GART entry ever points at a freed page) and VRAM (a
+//   range manager over the VRAM frames; io memory, write-combined).
 // - Moves: nothing to copy when there is no data yet (a new VRAM BO is cleared by a GPU fill,
 //   like AMDGPU_GEM_CREATE_VRAM_CLEARED); SYSTEM<->TT are null moves (bind/unbind the same
 //   pages; unbind waits for the GPU first); SYSTEM<->VRAM is a multihop through TT (-EMULTIHOP);
@@ -55,6 +57,7 @@ import {
   ttm_place_init,
   type ttm_placement,
 } from "./ttm_placement.js";
+import { ttm_pool_free } from "./ttm_pool.js";
 import { ttm_range_man_init, type ttm_range_manager } from "./ttm_range_manager.js";
 import { PAGE_SIZE, type ttm_resource } from "./ttm_resource.js";
 import {
@@ -96,8 +99,8 @@ export class SimDrm {
   readonly vram: ttm_range_manager;
   /** The DRM device file every process opens. */
   readonly filp: file;
-  /** TT resources whose pages are bound into the GART. */
-  private readonly bound = new Set<ttm_resource>();
+  /** TT resources whose pages are bound into the GART, with the tt whose pages they are. */
+  private readonly bound = new Map<ttm_resource, ttm_tt>();
 
   constructor(
     readonly k: Kernel,
@@ -184,14 +187,15 @@ export class SimDrm {
   }
 
   private bind(bo: ttm_buffer_object, res: ttm_resource): void {
-    const pages = bo.ttm?.pages;
-    if (pages === null || pages === undefined || this.bound.has(res)) return;
+    const tt = bo.ttm;
+    const pages = tt?.pages;
+    if (tt === null || pages === null || pages === undefined || this.bound.has(res)) return;
     for (let i = 0; i < res.num_pages; i++) {
       const page = pages[i];
       if (page !== null && page !== undefined)
         agp_bind_page(this.k, res.start + i, page.frame, "simdrm_ttm_bind");
     }
-    this.bound.add(res);
+    this.bound.set(res, tt);
   }
 
   private unbind(res: ttm_resource): void {
@@ -275,11 +279,17 @@ export class SimDrm {
   }
 
   private funcs(): ttm_device_funcs {
+    const drm = this;
     return {
       ttm_tt_create(bo, page_flags) {
         const tt = new ttm_tt();
         ttm_tt_init(tt, bo, page_flags, "cached", 0);
         return tt;
+      },
+      // amdgpu_ttm_tt_unpopulate: unbind from the GART, then give the pages back.
+      ttm_tt_unpopulate: function* (bdev, tt) {
+        for (const [res, boundTt] of drm.bound) if (boundTt === tt) drm.unbind(res);
+        ttm_pool_free(bdev.pool, tt);
       },
       // amdgpu_ttm_backend_destroy: ttm_tt_fini, which drops the swap storage, then kfree.
       ttm_tt_destroy(_bdev, tt) {
