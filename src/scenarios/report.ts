@@ -3,43 +3,16 @@
 // line per event otherwise. Plain ASCII, so it pastes into a mailing-list mail.
 
 import type { Sched } from "../kernel/sched.js";
+import { describeEvent } from "../trace/describe.js";
 import type { TraceEvent } from "../trace/index.js";
 
-const hex = (n: number): string => `0x${n.toString(16)}`;
+/** Events the timeline leaves out: wake-ups, placements, mappings and frames, which the viewer
+ * shows as state; the steps' effects already say what happened. */
+const OMITTED: ReadonlySet<TraceEvent["type"]> = new Set(["wake", "placement", "mapping", "frame"]);
 
-/** What one trace event says, in a few words; null for events the timeline leaves out. */
-export function describeEvent(e: TraceEvent): string | null {
-  switch (e.type) {
-    case "span-begin":
-      return `${e.span} ${e.name}${e.detail === undefined ? "" : ` (${e.detail})`}`;
-    case "span-end":
-      return `${e.span} ${e.name} -> ${e.result}`;
-    case "lock-acquire":
-      if (!e.ok) return `trylock ${e.lock}: busy`;
-      return `${e.trylock ? "trylock" : "lock"} ${e.lock}${e.mode === "read" ? " (read)" : ""}`;
-    case "lock-wait":
-      return `waits for ${e.lock}${e.mode === "read" ? " (read)" : ""}`;
-    case "lock-release":
-      return `unlock ${e.lock}`;
-    case "block":
-      return `sleeps on ${e.on}`;
-    case "pte-install":
-      return `PTE ${e.mm}@${hex(e.vpn)} = pfn ${hex(e.pfn)}`;
-    case "pte-zap":
-      return `zap PTE ${e.mm}@${hex(e.vpn)} (pfn ${hex(e.pfn)})`;
-    case "access":
-      return `${e.access} ${e.value} ${e.access === "load" ? "from" : "to"} pfn ${hex(e.pfn)}${e.word === 0 ? "" : ` word ${e.word}`}${e.vpn === undefined ? "" : ` via ${e.mm}@${hex(e.vpn)}`}`;
-    case "fence-signal":
-      return `signal fence ${e.fence}`;
-    case "note":
-      return e.text;
-    case "finding":
-      return `*** ${e.kind}: ${e.message}`;
-    case "task-exit":
-      return "exits";
-    default:
-      return null;
-  }
+/** What one trace event says in the timeline; null for events it leaves out. */
+function timelineText(e: TraceEvent): string | null {
+  return OMITTED.has(e.type) ? null : describeEvent(e);
 }
 
 /**
@@ -106,7 +79,7 @@ export function timeline(events: readonly TraceEvent[], sched: Sched): string {
     }
   }
   const rows = events
-    .map((e) => ({ e, text: describeEvent(e) }))
+    .map((e) => ({ e, text: timelineText(e) }))
     .filter(
       (r): r is { e: TraceEvent; text: string } =>
         r.text !== null && r.e.step >= 0 && r.e.task !== setup?.id && !atomic.has(r.e),

@@ -3,6 +3,7 @@
 // and page tables after any step, the wait-for cycle of a deadlock, and the step at which a
 // finding became inevitable. Pure functions of the trace events: no DOM, no clock.
 
+import { describeEvent, hex, processOfMm } from "../trace/describe.js";
 import type {
   FindingEvent,
   LockMode,
@@ -12,7 +13,6 @@ import type {
   TaskId,
   TraceEvent,
 } from "../trace/index.js";
-import { describeEvent, hex, processOfMm } from "./describe.js";
 
 // ---------------------------------------------------------------------------------------------
 // Tasks

@@ -7,8 +7,8 @@
 // Plain DOM, no framework, no timers: every change of step redraws the panels synchronously.
 
 import "./viewer.css";
+import { describeEvent, hex } from "../../trace/describe.js";
 import type { FindingEvent, TraceEvent } from "../../trace/index.js";
-import { describeEvent, hex } from "../describe.js";
 import {
   bufferViews,
   type Decisive,

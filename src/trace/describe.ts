@@ -1,8 +1,8 @@
-// What one trace event says, in a few words, for the viewer's event list and the Perfetto
-// export's slice names. The text timeline of src/scenarios/report.ts says the same things; this
-// copy exists because the viewer may import only src/trace.
+// What one trace event says, in a few words: the text timeline of a counterexample
+// (src/scenarios/report.ts), the viewer's event list and the Perfetto export's slice names all
+// say it the same way. Here, in the lowest layer, because the viewer may import only src/trace.
 
-import type { TraceEvent } from "../trace/index.js";
+import type { TraceEvent } from "./index.js";
 
 /** A number as the kernel prints a PFN or a virtual page number. */
 export const hex = (n: number): string => `0x${n.toString(16)}`;
