@@ -7,39 +7,27 @@
 // fixed for the whole run, so that each execution depends only on the seed and its number and a
 // run of execution numbers (one unit of a sharded check) can run anywhere.
 
-import { Prng } from "../kernel/prng.js";
+import type { Prng } from "../kernel/prng.js";
 import { ChoiceScheduler } from "./choice.js";
-import type { Strategy } from "./strategy.js";
+import { SampleStrategy } from "./sample.js";
 
-export class PctStrategy implements Strategy {
+export class PctStrategy extends SampleStrategy {
   readonly name = "pct";
-  readonly complete = false;
   readonly coverage: string;
-  private execution: number;
-  private readonly first: number;
-  private readonly end: number;
 
   /** Executions number `first` to `first + count - 1`, with `expectedSteps` as k. */
   constructor(
-    private readonly seed: number,
+    seed: number,
     private readonly depth: number,
     private readonly expectedSteps: number,
     first = 0,
     count = Number.POSITIVE_INFINITY,
   ) {
+    super(seed, 0x85ebca6b, first, count);
     this.coverage = `a PCT sample at depth ${depth}`;
-    this.execution = first;
-    this.first = first;
-    this.end = first + count;
   }
 
-  explored(): number {
-    return Number.isFinite(this.end) ? (this.execution - this.first) / (this.end - this.first) : 0;
-  }
-
-  nextExecution(): ChoiceScheduler | null {
-    if (this.execution >= this.end) return null;
-    const prng = new Prng((this.seed * 0x85ebca6b + this.execution++) >>> 0);
+  protected scheduler(prng: Prng): ChoiceScheduler {
     const priorities = new Map<number, number>();
     const changePoints: number[] = [];
     const k = Math.max(1, this.expectedSteps);
@@ -62,6 +50,4 @@ export class PctStrategy implements Strategy {
       return best;
     });
   }
-
-  executionDone(): void {}
 }
