@@ -1463,6 +1463,86 @@ describe("drm_mm port contracts", () => {
     }
   });
 
+  it("BEST's order holds for hole sizes on both sides of the small-size index", () => {
+    // Holes below SMALL_HOLE_SIZES (4096) are found through bitmaps, larger ones through a tree
+    // of sizes; BEST must still take the smallest fitting size, newest first among equals.
+    for (const size of [4095, 4096, 4097, 9000]) {
+      const mm = new_mm(0, 10 * size);
+      // Holes [size, 2 size) and [3 size, 4 size), then a larger [5 size + 1, 10 size).
+      const nodes = [
+        set_node(new drm_mm_node(), 0, size),
+        set_node(new drm_mm_node(), 4 * size, size + 1),
+        set_node(new drm_mm_node(), 2 * size, size),
+      ];
+      for (const node of nodes) expect(drm_mm_reserve_node(mm, node)).toBe(0);
+      // [3 size, 4 size) was created last (the third reservation split [size, 4 size)).
+      const first = new drm_mm_node();
+      expect(drm_mm_insert_node(mm, first, size)).toBe(0);
+      expect(first.start).toBe(3 * size);
+      const second = new drm_mm_node();
+      expect(drm_mm_insert_node(mm, second, size)).toBe(0);
+      expect(second.start).toBe(size);
+      // Only the large hole is left for one more unit.
+      const third = new drm_mm_node();
+      expect(drm_mm_insert_node(mm, third, 1)).toBe(0);
+      expect(third.start).toBe(5 * size + 1);
+      assert_invariants(mm);
+      remove_all(mm);
+      drm_mm_takedown(mm);
+    }
+  });
+
+  it("the hole stack keeps upstream's most-recently-used order through many changes", () => {
+    // An independent model of upstream's hole_stack list: add_hole() puts a hole's owner at
+    // the head, rm_hole() unlinks it. Insertion does rm_hole(hole), add_hole(hole) if a part
+    // is left below the node, add_hole(node) if a part is left above; removal does
+    // rm_hole(node), rm_hole(prev), add_hole(prev). The port keeps a log with tombstones that
+    // it compacts now and then; the order must not notice.
+    const prng = DRM_RND_STATE();
+    const mm = new_mm(0, 1 << 16);
+    let model: drm_mm_node[] = [mm.head_node];
+    const live: drm_mm_node[] = [];
+    const holeOwners = (): drm_mm_node[] => [...drm_mm_for_each_hole(mm)].map((h) => h.pos);
+    const rm = (owner: drm_mm_node) => {
+      model = model.filter((n) => n !== owner);
+    };
+    const add = (owner: drm_mm_node) => {
+      if (drm_mm_hole_follows(owner)) model.unshift(owner);
+    };
+    for (let step = 0; step < 1500; step++) {
+      if (live.length > 0 && prng.below(3) === 0) {
+        const node = live.splice(prng.below(live.length), 1)[0]!;
+        const nodes = [mm.head_node, ...drm_mm_for_each_node(mm)];
+        const prev = nodes[nodes.indexOf(node) - 1]!;
+        drm_mm_remove_node(node);
+        rm(node);
+        rm(prev);
+        add(prev);
+      } else {
+        const before = [...drm_mm_for_each_hole(mm)];
+        const node = new drm_mm_node();
+        const modes = [DRM_MM_INSERT_BEST, DRM_MM_INSERT_LOW, DRM_MM_INSERT_HIGH];
+        const mode = modes[prng.below(3)]!;
+        const err = drm_mm_insert_node_generic(
+          mm,
+          node,
+          1 + prng.below(64),
+          prng.below(9),
+          0,
+          mode,
+        );
+        if (err !== 0) continue;
+        live.push(node);
+        const hole = before.find((h) => h.hole_start <= node.start && node.start < h.hole_end)!;
+        rm(hole.pos);
+        add(hole.pos);
+        add(node);
+      }
+      expect(holeOwners()).toEqual(model);
+    }
+    assert_invariants(mm);
+  });
+
   it("a split hole stacks as upstream: the new node's hole, then the old owner's", () => {
     const mm = new_mm(0, 100);
     const a = set_node(new drm_mm_node(), 0, 10);
