@@ -48,26 +48,7 @@ export function* do_exit_mm(proc: Process, site: Site = "exit_mm"): Gen {
   if (proc.exited) BUG(site, `${proc.name} exits twice`);
   proc.exited = true;
   const k = proc.k;
-  const trace = k.sched.trace;
-  if (trace)
-    trace.push({
-      type: "span-begin",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "syscall",
-      name: "exit",
-      detail: proc.name,
-    });
+  k.spanBegin("syscall", "exit", proc.name, site);
   yield* mmput(proc.mm, site);
-  if (k.sched.trace)
-    k.sched.trace.push({
-      type: "span-end",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "syscall",
-      name: "exit",
-      result: "0",
-    });
+  k.spanEnd("syscall", "exit", "0", site);
 }

@@ -103,27 +103,8 @@ export function* do_fork(
   site: Site = "copy_process",
 ): Gen<Process> {
   const child = new Process(k, childName);
-  const trace = k.sched.trace;
-  if (trace)
-    trace.push({
-      type: "span-begin",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "syscall",
-      name: "fork",
-      detail: childName,
-    });
+  k.spanBegin("syscall", "fork", childName, site);
   yield* dup_mmap(child.mm, parent.mm, childName);
-  if (k.sched.trace)
-    k.sched.trace.push({
-      type: "span-end",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "syscall",
-      name: "fork",
-      result: "0",
-    });
+  k.spanEnd("syscall", "fork", "0", site);
   return child;
 }

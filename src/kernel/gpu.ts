@@ -95,31 +95,11 @@ export class GpuEngine implements KObject {
         yield* this.doorbell.sleep("gpu_ring_idle");
         continue;
       }
-      const trace = k.sched.trace;
-      if (trace) {
-        trace.push({
-          type: "span-begin",
-          step: k.sched.stepIndex,
-          task: this.task.id,
-          site: "gpu_job_run",
-          span: "gpu-job",
-          name: job.name,
-        });
-      }
+      k.spanBegin("gpu-job", job.name, undefined, "gpu_job_run", this.task);
       for (let i = 0; i < job.ops.length; i++) yield* this.runOp(job.ops[i]!, job.queuedOwners[i]!);
       yield* dma_fence_signal(job.fence, "gpu_job_done");
       this.completed++;
-      if (k.sched.trace) {
-        k.sched.trace.push({
-          type: "span-end",
-          step: k.sched.stepIndex,
-          task: this.task.id,
-          site: "gpu_job_done",
-          span: "gpu-job",
-          name: job.name,
-          result: "0",
-        });
-      }
+      k.spanEnd("gpu-job", job.name, "0", "gpu_job_done", this.task);
     }
   }
 

@@ -2,7 +2,7 @@
 // processes and the device address spaces, created fresh for every schedule the checker tries.
 // Nothing here reads the environment: the seed and the options are passed in.
 
-import type { Site } from "../trace/index.js";
+import type { Site, SpanKind } from "../trace/index.js";
 import { dma_resv_lockdep } from "./dma_resv.js";
 import { Lockdep, type LockdepReport } from "./lockdep.js";
 import { type MemoryConfig, PhysMem } from "./physmem.js";
@@ -101,6 +101,45 @@ export class Kernel {
     process?: string,
   ): Task {
     return this.sched.spawn(name, kind, daemon, body, process);
+  }
+
+  /**
+   * Opens a span of the trace (a system call, a fault, a move, a GPU job) in the current task,
+   * or in `task` when the caller runs outside a step's task context.
+   */
+  spanBegin(
+    span: SpanKind,
+    name: string,
+    detail: string | undefined,
+    site: Site,
+    task?: Task,
+  ): void {
+    const trace = this.sched.trace;
+    if (!trace) return;
+    const base = {
+      type: "span-begin",
+      step: this.sched.stepIndex,
+      task: (task ?? this.current).id,
+      site,
+      span,
+      name,
+    } as const;
+    trace.push(detail === undefined ? base : { ...base, detail });
+  }
+
+  /** Closes a span: `result` is an errno name, a VM_FAULT_* code or "0". */
+  spanEnd(span: SpanKind, name: string, result: string, site: Site, task?: Task): void {
+    const trace = this.sched.trace;
+    if (!trace) return;
+    trace.push({
+      type: "span-end",
+      step: this.sched.stepIndex,
+      task: (task ?? this.current).id,
+      site,
+      span,
+      name,
+      result,
+    });
   }
 
   /** printk: a line in the trace. */

@@ -171,30 +171,13 @@ export function* handle_mm_fault(
     flags,
     page: null,
   };
-  const trace = k.sched.trace;
-  if (trace) {
-    trace.push({
-      type: "span-begin",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "fault",
-      name: vma.vm_ops?.name ?? "fault",
-      detail: `${vma.label} page ${address - vma.vm_start}${flags & FAULT_FLAG_TRIED ? " (TRIED)" : ""}`,
-    });
+  const name = vma.vm_ops?.name ?? "fault";
+  if (k.tracing) {
+    const tried = flags & FAULT_FLAG_TRIED ? " (TRIED)" : "";
+    k.spanBegin("fault", name, `${vma.label} page ${address - vma.vm_start}${tried}`, site);
   }
   const ret = yield* do_fault(vmf);
-  if (k.sched.trace) {
-    k.sched.trace.push({
-      type: "span-end",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "fault",
-      name: vma.vm_ops?.name ?? "fault",
-      result: vmFaultName(ret),
-    });
-  }
+  if (k.tracing) k.spanEnd("fault", name, vmFaultName(ret), site);
   return ret;
 }
 

@@ -33,36 +33,6 @@ import {
 } from "./mm_types.js";
 import type { Gen } from "./sched.js";
 
-function spanBegin(mm: mm_struct, name: string, detail: string, site: Site): void {
-  const k = mm.k;
-  const trace = k.sched.trace;
-  if (trace)
-    trace.push({
-      type: "span-begin",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "syscall",
-      name,
-      detail,
-    });
-}
-
-function spanEnd(mm: mm_struct, name: string, result: string, site: Site): void {
-  const k = mm.k;
-  const trace = k.sched.trace;
-  if (trace)
-    trace.push({
-      type: "span-end",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      span: "syscall",
-      name,
-      result,
-    });
-}
-
 /** Links a VMA into the mm's sorted list. Caller holds mmap_lock for write. */
 export function insert_vm_struct(mm: mm_struct, vma: vm_area_struct): void {
   let i = mm.vmas.length;
@@ -83,7 +53,7 @@ export function* do_mmap(
   site: Site = "do_mmap",
 ): Gen<vm_area_struct | number> {
   if (!(pageCount > 0)) return -EINVAL;
-  spanBegin(mm, "mmap", `${label}: ${filp.name} pgoff ${pgoff} x${pageCount}`, site);
+  mm.k.spanBegin("syscall", "mmap", `${label}: ${filp.name} pgoff ${pgoff} x${pageCount}`, site);
   yield* mmap_write_lock(mm, site);
   const start = mm.nextVpn;
   mm.nextVpn += pageCount + 1;
@@ -92,7 +62,7 @@ export function* do_mmap(
   const ret = filp.f_op.mmap === undefined ? 0 : yield* filp.f_op.mmap(filp, vma);
   if (ret < 0) {
     yield* mmap_write_unlock(mm, site);
-    spanEnd(mm, "mmap", String(ret), site);
+    mm.k.spanEnd("syscall", "mmap", String(ret), site);
     return ret;
   }
   insert_vm_struct(mm, vma);
@@ -101,7 +71,7 @@ export function* do_mmap(
   vma_interval_tree_insert(mapping, vma);
   yield* i_mmap_unlock_write(mapping, "vma_link");
   yield* mmap_write_unlock(mm, site);
-  spanEnd(mm, "mmap", "0", site);
+  mm.k.spanEnd("syscall", "mmap", "0", site);
   return vma;
 }
 
@@ -124,18 +94,18 @@ export function* do_munmap(
   vma: vm_area_struct,
   site: Site = "do_munmap",
 ): Gen<number> {
-  spanBegin(mm, "munmap", vma.label, site);
+  mm.k.spanBegin("syscall", "munmap", vma.label, site);
   yield* mmap_write_lock(mm, site);
   const i = mm.vmas.indexOf(vma);
   if (i < 0) {
     yield* mmap_write_unlock(mm, site);
-    spanEnd(mm, "munmap", String(-EINVAL), site);
+    mm.k.spanEnd("syscall", "munmap", String(-EINVAL), site);
     return -EINVAL;
   }
   mm.vmas.splice(i, 1);
   yield* tearDownVma(vma, site);
   yield* mmap_write_unlock(mm, site);
-  spanEnd(mm, "munmap", "0", site);
+  mm.k.spanEnd("syscall", "munmap", "0", site);
   return 0;
 }
 

@@ -272,14 +272,8 @@ function traceSpan(
   detail: string,
   site: Site,
 ): void {
-  const k = bo.k;
-  const trace = k.sched.trace;
-  if (!trace) return;
-  const step = k.sched.stepIndex;
-  const task = k.current.id;
-  if (kind === "begin")
-    trace.push({ type: "span-begin", step, task, site, span, name: bo.name, detail });
-  else trace.push({ type: "span-end", step, task, site, span, name: bo.name, result: detail });
+  if (kind === "begin") bo.k.spanBegin(span, bo.name, detail, site);
+  else bo.k.spanEnd(span, bo.name, detail, site);
 }
 
 /** ttm_bo_get(). */

@@ -149,6 +149,7 @@ describe("faultline check: results", () => {
     const second = run("replay", token, "--trace", b);
     expect(first.status).toBe(1);
     expect(first.out).toContain(json.findings[0].kind);
+    expect(second.out).toBe(first.out);
     expect(readFileSync(a, "utf8")).toBe(readFileSync(b, "utf8"));
     expect(readFileSync(a, "utf8").length).toBeGreaterThan(1000);
   });

@@ -170,12 +170,7 @@ describe("mm: faults and mappings", () => {
       // T's ->nopage returns the old page; the whole move runs; then T installs.
       const outcome = run(
         k,
-        new Directed([
-          { task: "T", until: "fake_nopage_done" },
-          "T",
-          { task: "M" },
-          { task: "T" },
-        ]),
+        new Directed([{ task: "T", until: "fake_nopage_done" }, "T", { task: "M" }, { task: "T" }]),
       );
       expect(outcome).toEqual({ kind: "done" });
       const pte = proc.mm.pteAt(vma!.vm_start);
