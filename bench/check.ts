@@ -8,6 +8,9 @@
 //   the ratio is a lower bound (dfsComplete: false).
 // - check.library_exhaustive: wall time of `faultline check scenarios/litmus` (the CLI, with its
 //   default workers) on this machine, every scenario with its own strategy.
+// - check.large: for each scenario of scenarios/large (four to six threads, eviction under
+//   pressure, GPU jobs), the CLI's time to its verdict with the strategy the file names; the goal
+//   is to find every known bug within a minute.
 // - check.peak_memory: peak resident memory of a child process that checks the largest built-in
 //   exhaustive scenario.
 
@@ -21,6 +24,7 @@ import { type Benchmark, type BenchRow, round, timeMs } from "./harness.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const LITMUS = join(ROOT, "scenarios", "litmus");
+const LARGE = join(ROOT, "scenarios", "large");
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const DFS_SECONDS = 60;
 const RANDOM_SCENARIO = "l08-ttm";
@@ -88,14 +92,30 @@ function reductionRows(): BenchRow[] {
   return rows;
 }
 
-function libraryRow(): BenchRow {
+interface CliResult {
+  readonly scenario: string;
+  readonly strategy: string;
+  readonly matched: boolean;
+  readonly complete: boolean;
+  readonly executions: number;
+  readonly elapsedMs: number;
+  readonly findings: ReadonlyArray<{ readonly kind: string }>;
+}
+
+/** `faultline check --json DIR` with the CLI's defaults: its wall time and one result per file. */
+function checkDirectory(dir: string): { ms: number; status: number; results: CliResult[] } {
   const { ms, value } = timeMs(() =>
-    spawnSync(process.execPath, [CLI, "check", "--json", LITMUS], { encoding: "utf8" }),
+    spawnSync(process.execPath, [CLI, "check", "--json", dir], { encoding: "utf8" }),
   );
   const results = value.stdout
     .split("\n")
     .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as { matched: boolean; complete: boolean; executions: number });
+    .map((l) => JSON.parse(l) as CliResult);
+  return { ms, status: value.status ?? -1, results };
+}
+
+function libraryRow(): BenchRow {
+  const { ms, status, results } = checkDirectory(LITMUS);
   return {
     name: "check.library_exhaustive",
     ms: Math.round(ms),
@@ -103,8 +123,21 @@ function libraryRow(): BenchRow {
     matched: results.filter((r) => r.matched).length,
     complete: results.filter((r) => r.complete).length,
     executions: results.reduce((n, r) => n + r.executions, 0),
-    exitStatus: value.status ?? -1,
+    exitStatus: status,
   };
+}
+
+function largeRows(): BenchRow[] {
+  return checkDirectory(LARGE).results.map((r) => ({
+    name: "check.large",
+    scenario: r.scenario,
+    strategy: r.strategy,
+    ms: r.elapsedMs,
+    executions: r.executions,
+    complete: r.complete,
+    matched: r.matched,
+    kinds: [...new Set(r.findings.map((f) => f.kind))].sort().join(",") || "ok",
+  }));
 }
 
 function peakMemoryRow(): BenchRow {
@@ -135,5 +168,5 @@ function peakMemoryRow(): BenchRow {
 
 export const benchmark: Benchmark = {
   group: "check",
-  run: () => [randomRow(), ...reductionRows(), libraryRow(), peakMemoryRow()],
+  run: () => [randomRow(), ...reductionRows(), libraryRow(), ...largeRows(), peakMemoryRow()],
 };

@@ -8,16 +8,27 @@ import { loadScenario } from "../../src/scenarios/loader.js";
 import type { Scenario } from "../../src/scenarios/scenario.js";
 
 export const LITMUS_DIR = join(import.meta.dirname, "..", "..", "scenarios", "litmus");
+export const LARGE_DIR = join(import.meta.dirname, "..", "..", "scenarios", "large");
 
-/** Every litmus scenario whose file name matches `pattern`. */
-export function litmus(pattern: RegExp): Array<{ file: string; scenario: Scenario }> {
-  return readdirSync(LITMUS_DIR)
+/** Every scenario in `dir` (the litmus library by default) whose file name matches `pattern`. */
+export function litmus(
+  pattern: RegExp,
+  dir: string = LITMUS_DIR,
+): Array<{ file: string; scenario: Scenario }> {
+  return readdirSync(dir)
     .filter((f) => f.endsWith(".json") && pattern.test(f))
     .sort()
     .map((f) => {
-      const file = join(LITMUS_DIR, f);
+      const file = join(dir, f);
       return { file, scenario: loadScenario(readFileSync(file, "utf8"), file) };
     });
+}
+
+/** The finding kinds a scenario expects, sorted; none for "ok". */
+export function expectedKinds(scenario: Scenario): string[] {
+  return scenario.expected === "ok" || scenario.expected === null
+    ? []
+    : [...scenario.expected].sort();
 }
 
 /** One test per scenario: the verdict matches the catalogue and the search was complete. */
@@ -28,10 +39,7 @@ export function litmusVerdicts(pattern: RegExp): void {
       const kinds = r.findings.map((f) => f.kind).sort();
       expect({ complete: r.complete, kinds }).toEqual({
         complete: true,
-        kinds:
-          scenario.expected === "ok" || scenario.expected === null
-            ? []
-            : [...scenario.expected].sort(),
+        kinds: expectedKinds(scenario),
       });
       expect(r.matched).toBe(true);
     }, 180_000);
