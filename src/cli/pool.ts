@@ -144,6 +144,8 @@ class RunState {
   private readonly results: UnitResult[][];
   private readonly remaining: number[];
   private readonly startedAt: Array<number | undefined>;
+  /** Wall time from a job's first unit starting to its last unit ending. */
+  private readonly elapsedMs: number[];
   private readonly deadlines: Array<number | undefined>;
   private readonly live = new Map<number, Progress>();
   private doneExecutions = 0;
@@ -161,6 +163,7 @@ class RunState {
     this.results = jobs.map(() => []);
     this.remaining = jobs.map((j) => j.units.length);
     this.startedAt = jobs.map(() => undefined);
+    this.elapsedMs = jobs.map(() => 0);
     this.deadlines = jobs.map(() => undefined);
   }
 
@@ -195,7 +198,12 @@ class RunState {
     this.doneExecutions += result.executions;
     this.doneFindings += result.findings.length;
     this.results[job]!.push(result);
-    this.remaining[job]!--;
+    if (--this.remaining[job]! === 0) {
+      // Taken now, not when the job is released: a job waits for those before it in file
+      // order, and that wait is not its time.
+      const started = this.startedAt[job];
+      this.elapsedMs[job] = started === undefined ? 0 : wallClockMs() - started;
+    }
     this.release();
     this.report();
   }
@@ -204,10 +212,8 @@ class RunState {
   release(): void {
     while (this.released < this.jobs.length && this.remaining[this.released] === 0) {
       const job = this.released++;
-      const started = this.startedAt[job];
-      const elapsedMs = started === undefined ? 0 : wallClockMs() - started;
       const results = this.results[job]!.sort((a, b) => a.unit - b.unit);
-      this.options.onJobDone(job, results, elapsedMs);
+      this.options.onJobDone(job, results, this.elapsedMs[job]!);
     }
   }
 

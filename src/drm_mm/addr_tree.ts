@@ -127,7 +127,7 @@ export function addrTreeInit(
   heapVals: Float64Array,
   head: number,
 ): void {
-  const buffer = new ArrayBuffer(16 * TREE_NODE_STRIDE * 4);
+  const buffer = new ArrayBuffer(4 * TREE_NODE_STRIDE * 4);
   t.nodes = new Int32Array(buffer);
   t.nodeVals = new Float64Array(buffer);
   t.freeNodes = [];

@@ -155,7 +155,7 @@ export const LEAF = SLOT_LEAF;
 
 /**
  * holes_size, for hole sizes below SMALL_HOLE_SIZES: the newest hole of each size is
- * `mm.smallFirst[size]`, and two levels of bitmaps (`mm.smallBits`, one bit per size, and
+ * `mm.smallFirst[size]` (RB_NIL, or past its end, when there is none), and two levels of bitmaps (`mm.smallBits`, one bit per size, and
  * `mm.smallSummary`, one bit per word of it) mark the sizes that have holes, so that finding the
  * smallest size at or above a request is a few word operations. Holes this small are almost all
  * of them (in the benchmark's steady state, 99.9% of the holes are below 4096 and half are
@@ -164,6 +164,8 @@ export const LEAF = SLOT_LEAF;
  */
 export const SMALL_HOLE_SIZES = 4096;
 export const SMALL_WORDS = SMALL_HOLE_SIZES >> 5;
+/** The length `mm.smallFirst` starts with (see growSmallFirst). */
+const SMALL_FIRST_INITIAL = 64;
 export const SMALL_SUMMARY_WORDS = SMALL_WORDS >> 5;
 
 /**
@@ -448,6 +450,7 @@ function insertHoleSize(mm: drm_mm, n: number): void {
   const size = mm.heapVals[(n >> 1) + HOLE_SIZE]!;
   let first: number;
   if (size < SMALL_HOLE_SIZES) {
+    if (size >= mm.smallFirst.length) growSmallFirst(mm, size);
     first = mm.smallFirst[size]!;
     mm.smallFirst[size] = n;
     if (first === RB_NIL) setSmallBit(mm, size);
@@ -486,6 +489,19 @@ function eraseHoleSize(mm: drm_mm, n: number): void {
     mm.classBySize.delete(size);
     mm.freeClasses.push(c);
   }
+}
+
+/**
+ * Makes room in `mm.smallFirst` for `size`. It starts small and doubles up to SMALL_HOLE_SIZES:
+ * an allocator of a few pages (the simulated VRAM and TT of a scenario, set up once for every
+ * execution a check explores) never pays for zeroing the whole array.
+ */
+function growSmallFirst(mm: drm_mm, size: number): void {
+  let length = mm.smallFirst.length;
+  while (length <= size) length *= 2;
+  const grown = new Int32Array(Math.min(length, SMALL_HOLE_SIZES));
+  grown.set(mm.smallFirst);
+  mm.smallFirst = grown;
 }
 
 function setSmallBit(mm: drm_mm, size: number): void {
@@ -820,7 +836,7 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
   mm.color_adjust = null;
   mm.holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
   mm.classBySize = new Map();
-  mm.smallFirst = new Int32Array(SMALL_HOLE_SIZES);
+  mm.smallFirst = new Int32Array(SMALL_FIRST_INITIAL);
   mm.smallBits = new Int32Array(SMALL_WORDS);
   mm.smallSummary = new Int32Array(SMALL_SUMMARY_WORDS);
   mm.holes_addr = new hole_addr_tree();
@@ -829,13 +845,13 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
   mm.hole_stack_live = 0;
   mm.hole_stack_epoch = 0;
   mm.scan_active = 0;
-  const slots = growBuffer(new Int32Array(0), 64 * SLOT_STRIDE * 4);
+  const slots = growBuffer(new Int32Array(0), 8 * SLOT_STRIDE * 4);
   mm.heap = slots.ints;
   mm.heapVals = slots.vals;
   mm.slotNodes = [RELEASED, RELEASED];
   mm.freeSlots = [];
   mm.nextSlot = FIRST_FREE_SLOT;
-  const classes = growBuffer(new Int32Array(0), 64 * CLASS_STRIDE * 4);
+  const classes = growBuffer(new Int32Array(0), 8 * CLASS_STRIDE * 4);
   mm.sizeClasses = classes.ints;
   mm.sizeClassKeys = classes.vals;
   mm.freeClasses = [];

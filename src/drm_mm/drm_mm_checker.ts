@@ -179,7 +179,7 @@ export function drm_mm_check_invariants(mm: drm_mm): string[] {
     }
   };
   for (let size = 0; size < SMALL_HOLE_SIZES; size++) {
-    const first = mm.smallFirst[size]!;
+    const first = mm.smallFirst[size] ?? RB_NIL;
     const bit = (mm.smallBits[size >> 5]! >>> (size & 31)) & 1;
     if (bit !== (first === RB_NIL ? 0 : 1)) problems.push(`holes_size: bit of size ${size} wrong`);
     if (size === 0 && first !== RB_NIL) problems.push("holes_size: a hole of size 0");
