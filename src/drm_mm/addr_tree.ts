@@ -120,16 +120,20 @@ function freeTreeNode(t: hole_addr_tree, n: number): void {
   t.freeNodes.push(n);
 }
 
-/** Empties the tree and puts the head slot in it as the only entry. */
+/**
+ * Empties the tree and puts the head slot in it as the only entry. `storage` is the first
+ * memory for its node records, a whole number of TREE_NODE_STRIDEs starting on an 8-byte
+ * boundary; it grows by doubling from there.
+ */
 export function addrTreeInit(
   t: hole_addr_tree,
+  storage: Int32Array<ArrayBuffer>,
   heap: Int32Array,
   heapVals: Float64Array,
   head: number,
 ): void {
-  const buffer = new ArrayBuffer(4 * TREE_NODE_STRIDE * 4);
-  t.nodes = new Int32Array(buffer);
-  t.nodeVals = new Float64Array(buffer);
+  t.nodes = storage;
+  t.nodeVals = new Float64Array(storage.buffer, storage.byteOffset, storage.length >> 1);
   t.freeNodes = [];
   t.nextNode = TREE_NODE_STRIDE;
   const leaf = allocTreeNode(t, 0);

@@ -70,6 +70,7 @@ import {
   SLOT_HOLE,
   SLOT_KEY,
   SLOT_LEAF,
+  TREE_NODE_STRIDE,
 } from "./addr_tree.js";
 import {
   RB_NIL,
@@ -412,6 +413,26 @@ function growBuffer(
   const ints = new Int32Array(buffer);
   ints.set(old);
   return { ints, vals: new Float64Array(buffer) };
+}
+
+/**
+ * Int32 views of consecutive pieces of one new buffer, of `lengths` int32s each; each piece
+ * starts on an 8-byte boundary, so that float64Over can view it too.
+ */
+function carve(lengths: readonly number[]): Int32Array<ArrayBuffer>[] {
+  const padded = lengths.map((n) => (n + 1) & ~1);
+  const buffer = new ArrayBuffer(padded.reduce((a, b) => a + b, 0) * 4);
+  let offset = 0;
+  return lengths.map((n, i) => {
+    const view = new Int32Array(buffer, offset * 4, n);
+    offset += padded[i]!;
+    return view;
+  });
+}
+
+/** The float64 view of the memory of `ints` (which starts on an 8-byte boundary). */
+function float64Over(ints: Int32Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
+  return new Float64Array(ints.buffer, ints.byteOffset, ints.length >> 1);
 }
 
 function allocSlot(mm: drm_mm, node: drm_mm_node): number {
@@ -836,24 +857,33 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
   mm.color_adjust = null;
   mm.holes_size = new rb_root_cached(HOLES_SIZE_LAYOUT);
   mm.classBySize = new Map();
-  mm.smallFirst = new Int32Array(SMALL_FIRST_INITIAL);
-  mm.smallBits = new Int32Array(SMALL_WORDS);
-  mm.smallSummary = new Int32Array(SMALL_SUMMARY_WORDS);
+  // Every first buffer is a piece of one ArrayBuffer: allocating one costs microseconds, and a
+  // check sets up its few-page allocators again for every execution it explores.
+  const [heap, classes, tree, smallFirst, smallBits, smallSummary, holeStack] = carve([
+    8 * SLOT_STRIDE,
+    8 * CLASS_STRIDE,
+    4 * TREE_NODE_STRIDE,
+    SMALL_FIRST_INITIAL,
+    SMALL_WORDS,
+    SMALL_SUMMARY_WORDS,
+    64,
+  ]);
+  mm.smallFirst = smallFirst!;
+  mm.smallBits = smallBits!;
+  mm.smallSummary = smallSummary!;
   mm.holes_addr = new hole_addr_tree();
-  mm.hole_stack = new Int32Array(64);
+  mm.hole_stack = holeStack!;
   mm.hole_stack_len = 0;
   mm.hole_stack_live = 0;
   mm.hole_stack_epoch = 0;
   mm.scan_active = 0;
-  const slots = growBuffer(new Int32Array(0), 8 * SLOT_STRIDE * 4);
-  mm.heap = slots.ints;
-  mm.heapVals = slots.vals;
+  mm.heap = heap!;
+  mm.heapVals = float64Over(heap!);
   mm.slotNodes = [RELEASED, RELEASED];
   mm.freeSlots = [];
   mm.nextSlot = FIRST_FREE_SLOT;
-  const classes = growBuffer(new Int32Array(0), 8 * CLASS_STRIDE * 4);
-  mm.sizeClasses = classes.ints;
-  mm.sizeClassKeys = classes.vals;
+  mm.sizeClasses = classes!;
+  mm.sizeClassKeys = float64Over(classes!);
   mm.freeClasses = [];
   mm.nextClass = CLASS_STRIDE;
   mm.colorAdjustBounds = { start: 0, end: 0 };
@@ -867,12 +897,11 @@ export function drm_mm_init(mm: drm_mm, start: number, size: number): number {
   head.slot = HEAD_SLOT;
   mm.head_node = head;
   mm.slotNodes[HEAD_SLOT >> SLOT_SHIFT] = head;
-  const heap = mm.heap;
   mm.heapVals[(HEAD_SLOT >> 1) + KEY] = start;
   mm.heapVals[(HEAD_SLOT >> 1) + HOLE_SIZE] = size;
-  heap[HEAD_SLOT + LIST_PREV] = HEAD_SLOT;
-  heap[HEAD_SLOT + LIST_NEXT] = HEAD_SLOT;
-  addrTreeInit(mm.holes_addr, heap, mm.heapVals, HEAD_SLOT);
+  heap![HEAD_SLOT + LIST_PREV] = HEAD_SLOT;
+  heap![HEAD_SLOT + LIST_NEXT] = HEAD_SLOT;
+  addrTreeInit(mm.holes_addr, tree!, heap!, mm.heapVals, HEAD_SLOT);
   indexHole(mm, HEAD_SLOT);
   return 0;
 }
