@@ -63,18 +63,31 @@ function set_pte_at(mm: mm_struct, slot: PteSlot, pte: pte_t, site: Site): void 
   assert_spin_locked(mm.page_table_lock, site);
   BUG_ON(slot.pte !== null, site, `set_pte_at over a present PTE at ${slot.name}`);
   slot.pte = pte;
+  tracePte(mm, "pte-install", slot, pte, site);
+}
+
+/** Records a PTE being installed or zapped, when the trace is on. */
+function tracePte(
+  mm: mm_struct,
+  type: "pte-install" | "pte-zap",
+  slot: PteSlot,
+  pte: pte_t,
+  site: Site,
+): void {
   const k = mm.k;
   const trace = k.sched.trace;
-  if (trace)
+  if (trace) {
+    const task = k.current.id;
     trace.push({
-      type: "pte-install",
+      type,
       step: k.sched.stepIndex,
-      task: k.current.id,
+      task,
       site,
       mm: mm.name,
       vpn: slot.vpn,
       pfn: pte.pfn,
     });
+  }
 }
 
 /** pte_clear(): clears a present PTE and drops what it held. Caller holds the mm's PTL. */
@@ -83,18 +96,8 @@ function pte_clear(mm: mm_struct, slot: PteSlot, site: Site): void {
   const pte = slot.pte;
   if (pte === null) return;
   slot.pte = null;
+  tracePte(mm, "pte-zap", slot, pte, site);
   const k = mm.k;
-  const trace = k.sched.trace;
-  if (trace)
-    trace.push({
-      type: "pte-zap",
-      step: k.sched.stepIndex,
-      task: k.current.id,
-      site,
-      mm: mm.name,
-      vpn: slot.vpn,
-      pfn: pte.pfn,
-    });
   if (pte.page !== null) {
     page_remove_rmap(pte.page, site);
     put_page(k, pte.page, site);

@@ -16,8 +16,7 @@ import {
   type vm_fault_t,
 } from "../kernel/mm_types.js";
 import type { Gen } from "../kernel/sched.js";
-import { ttm_bo_get, type ttm_buffer_object } from "../ttm/ttm_bo.js";
-import { ttm_bo_vm_close, ttm_bo_vm_open } from "../ttm/ttm_bo_vm.js";
+import type { ttm_buffer_object } from "../ttm/ttm_bo.js";
 import { Protocol, type ProtocolConfig } from "./protocol.js";
 
 export class InsertPfnProtocol extends Protocol {
@@ -26,16 +25,10 @@ export class InsertPfnProtocol extends Protocol {
   }
 
   *mmap(bo: ttm_buffer_object, vma: vm_area_struct): Gen<number> {
-    ttm_bo_get(bo);
-    vma.vm_private_data = bo;
-    vma.vm_flags |= VM_PFNMAP;
-    vma.vm_ops = {
+    return this.mmapBo(bo, vma, VM_PFNMAP, {
       name: "drm_bo_vm_fault",
       fault: (vmf) => this.fault(vmf),
-      open: ttm_bo_vm_open,
-      close: ttm_bo_vm_close,
-    };
-    return 0;
+    });
   }
 
   private *fault(vmf: vm_fault): Gen<vm_fault_t> {

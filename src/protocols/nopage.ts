@@ -11,8 +11,7 @@ import type { Kernel } from "../kernel/kernel.js";
 import type { NopageResult, vm_area_struct } from "../kernel/mm_types.js";
 import { get_page } from "../kernel/page_alloc.js";
 import type { Gen } from "../kernel/sched.js";
-import { ttm_bo_get, type ttm_buffer_object } from "../ttm/ttm_bo.js";
-import { ttm_bo_vm_close, ttm_bo_vm_open } from "../ttm/ttm_bo_vm.js";
+import type { ttm_buffer_object } from "../ttm/ttm_bo.js";
 import { Protocol, type ProtocolConfig } from "./protocol.js";
 
 export class NopageProtocol extends Protocol {
@@ -21,15 +20,10 @@ export class NopageProtocol extends Protocol {
   }
 
   *mmap(bo: ttm_buffer_object, vma: vm_area_struct): Gen<number> {
-    ttm_bo_get(bo);
-    vma.vm_private_data = bo;
-    vma.vm_ops = {
+    return this.mmapBo(bo, vma, 0, {
       name: "drm_bo_vm_nopage",
       nopage: (v, address) => this.nopage(v, address),
-      open: ttm_bo_vm_open,
-      close: ttm_bo_vm_close,
-    };
-    return 0;
+    });
   }
 
   /** ->nopage: the object lock is only a synchronisation point around finding the page. */

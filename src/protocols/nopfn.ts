@@ -8,8 +8,7 @@ import { dma_resv_lock, dma_resv_unlock } from "../kernel/dma_resv.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { type NopfnResult, VM_PFNMAP, type vm_area_struct } from "../kernel/mm_types.js";
 import type { Gen } from "../kernel/sched.js";
-import { ttm_bo_get, type ttm_buffer_object } from "../ttm/ttm_bo.js";
-import { ttm_bo_vm_close, ttm_bo_vm_open } from "../ttm/ttm_bo_vm.js";
+import type { ttm_buffer_object } from "../ttm/ttm_bo.js";
 import { Protocol, type ProtocolConfig } from "./protocol.js";
 
 export class NopfnProtocol extends Protocol {
@@ -18,16 +17,10 @@ export class NopfnProtocol extends Protocol {
   }
 
   *mmap(bo: ttm_buffer_object, vma: vm_area_struct): Gen<number> {
-    ttm_bo_get(bo);
-    vma.vm_private_data = bo;
-    vma.vm_flags |= VM_PFNMAP;
-    vma.vm_ops = {
+    return this.mmapBo(bo, vma, VM_PFNMAP, {
       name: "drm_bo_vm_nopfn",
       nopfn: (v, address) => this.nopfn(v, address),
-      open: ttm_bo_vm_open,
-      close: ttm_bo_vm_close,
-    };
-    return 0;
+    });
   }
 
   private *nopfn(vma: vm_area_struct, address: number): Gen<NopfnResult> {

@@ -21,7 +21,7 @@ import {
 import { EDEADLK, EINVAL } from "../kernel/errno.js";
 import type { GpuOp } from "../kernel/gpu.js";
 import type { Kernel } from "../kernel/kernel.js";
-import type { mm_struct, vm_area_struct } from "../kernel/mm_types.js";
+import type { mm_struct, vm_area_struct, vm_operations_struct } from "../kernel/mm_types.js";
 import type { Frame } from "../kernel/physmem.js";
 import type { Gen } from "../kernel/sched.js";
 import { copy_from_user } from "../kernel/uaccess.js";
@@ -32,6 +32,7 @@ import {
   swapoutBo,
   ttm_bo_evict,
   ttm_bo_fini,
+  ttm_bo_get,
   ttm_bo_populate,
   ttm_bo_reserve,
   ttm_bo_reserve_slowpath,
@@ -42,6 +43,7 @@ import {
   ttm_ctx,
 } from "../ttm/ttm_bo.js";
 import { ttm_bo_kmap_page, ttm_bo_page_pfn, ttm_mem_io_reserve } from "../ttm/ttm_bo_util.js";
+import { ttm_bo_vm_close, ttm_bo_vm_open } from "../ttm/ttm_bo_vm.js";
 import {
   TTM_PL_FLAG_FALLBACK,
   TTM_PL_SYSTEM,
@@ -90,6 +92,24 @@ export abstract class Protocol {
 
   /** f_op->mmap for `bo`: sets `vma` up (flags, vm_ops, references, PTEs if any). */
   abstract mmap(bo: ttm_buffer_object, vma: vm_area_struct): Gen<number>;
+
+  /**
+   * The 2006 drivers' mmap (drm_bo_mmap): the VMA takes a reference to `bo` and points at it,
+   * gets `vmFlags`, and gets `ops` with ttm_bo_vm_open/close, which take and drop a reference
+   * for every copy of the VMA (fork) and its unmapping.
+   */
+  protected mmapBo(
+    bo: ttm_buffer_object,
+    vma: vm_area_struct,
+    vmFlags: number,
+    ops: Omit<vm_operations_struct, "open" | "close">,
+  ): number {
+    ttm_bo_get(bo);
+    vma.vm_private_data = bo;
+    vma.vm_flags |= vmFlags;
+    vma.vm_ops = { ...ops, open: ttm_bo_vm_open, close: ttm_bo_vm_close };
+    return 0;
+  }
 
   /** The page index of `bo` that virtual page `address` of `vma` maps. */
   pageIndex(bo: ttm_buffer_object, vma: vm_area_struct, address: number): number {

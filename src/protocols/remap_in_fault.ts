@@ -10,8 +10,7 @@ import type { Kernel } from "../kernel/kernel.js";
 import { io_remap_pfn_range } from "../kernel/memory.js";
 import type { NopageResult, vm_area_struct } from "../kernel/mm_types.js";
 import type { Gen } from "../kernel/sched.js";
-import { ttm_bo_get, type ttm_buffer_object } from "../ttm/ttm_bo.js";
-import { ttm_bo_vm_close, ttm_bo_vm_open } from "../ttm/ttm_bo_vm.js";
+import type { ttm_buffer_object } from "../ttm/ttm_bo.js";
 import { Protocol, type ProtocolConfig } from "./protocol.js";
 
 export class RemapInFaultProtocol extends Protocol {
@@ -20,15 +19,10 @@ export class RemapInFaultProtocol extends Protocol {
   }
 
   *mmap(bo: ttm_buffer_object, vma: vm_area_struct): Gen<number> {
-    ttm_bo_get(bo);
-    vma.vm_private_data = bo;
-    vma.vm_ops = {
+    return this.mmapBo(bo, vma, 0, {
       name: "drm_bo_vm_nopage",
       nopage: (v, address) => this.nopage(v, address),
-      open: ttm_bo_vm_open,
-      close: ttm_bo_vm_close,
-    };
-    return 0;
+    });
   }
 
   private *nopage(vma: vm_area_struct, _address: number): Gen<NopageResult> {
