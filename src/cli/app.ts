@@ -5,7 +5,7 @@
 // Exit status: 0 when every scenario's result matches its `expect` (for replay: the execution
 // showed no finding), 1 otherwise, 2 on an input error, reported as one line without a stack.
 
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
@@ -21,7 +21,6 @@ import {
 import { loadScenario, ScenarioError } from "../scenarios/loader.js";
 import { type Scenario, STRATEGIES, type Strategy } from "../scenarios/scenario.js";
 import { ScenarioSetupError } from "../scenarios/system.js";
-import { encodeTrace, TRACE_FORMAT } from "../trace/index.js";
 import { MergeError, mergeShardFiles } from "./merge.js";
 import {
   type CheckJob,
@@ -41,7 +40,13 @@ import {
   shardLabel,
   unitResultJson,
 } from "./shard.js";
-import { CheckArtifacts, registerViewCommand, ViewError, writePerfetto } from "./view.js";
+import {
+  CheckArtifacts,
+  registerViewCommand,
+  ViewError,
+  writePerfetto,
+  writeTrace,
+} from "./view.js";
 
 /** An input error: printed as one line, exit status 2. */
 class InputError extends Error {
@@ -354,7 +359,6 @@ function runCheck(paths: string[], flags: CheckFlags): number {
   }
   const rows: Reported[] = [];
   const progress = new ProgressReporter(!flags.json && io.progress);
-  let traced = false;
   const artifacts = new CheckArtifacts(flags);
   progress.start();
   runJobs(jobs, {
@@ -367,18 +371,6 @@ function runCheck(paths: string[], flags: CheckFlags): number {
       const r = mergeUnits(s, plans[i]!, results);
       const row = reported(s, r, ms, flags.shard);
       rows.push(row);
-      if (flags.trace !== undefined && !traced && r.findings.length > 0) {
-        const replay = replayScenario(s, r.findings[0]!.replay, flags.maxSteps);
-        writeFileSync(
-          flags.trace,
-          encodeTrace({
-            format: TRACE_FORMAT,
-            meta: { scenario: s.name, replay: r.findings[0]!.replay },
-            events: replay.events,
-          }),
-        );
-        traced = true;
-      }
       artifacts.add(s, r, flags.maxSteps);
       if (flags.json) {
         const shard =
@@ -406,9 +398,19 @@ function runCheck(paths: string[], flags: CheckFlags): number {
   return exitStatus(rows);
 }
 
+/** What `merge` takes: how to print, and the artifacts `check` would write. */
+interface MergeFlags {
+  json?: boolean;
+  summary?: boolean;
+  trace?: string;
+  perfetto?: string;
+  html?: string;
+}
+
 /** `faultline merge`: the shards' JSON lines put together, printed as check prints them. */
-function runMerge(files: string[], flags: { json?: boolean; summary?: boolean }): number {
+function runMerge(files: string[], flags: MergeFlags): number {
   const merged = mergeShardFiles(files);
+  const artifacts = new CheckArtifacts(flags);
   const rows: Reported[] = merged.map((m) => {
     let scenario: Scenario | undefined;
     if (m.file !== undefined && existsSync(m.file)) {
@@ -427,10 +429,18 @@ function runMerge(files: string[], flags: { json?: boolean; summary?: boolean })
     };
   });
   rows.forEach((x, i) => {
-    if (flags.json) io.out(jsonLine(x.result, x.elapsedMs, merged[i]!.file));
-    else if (!flags.summary) printReport(x, merged[i]!.maxSteps);
+    const { file, maxSteps } = merged[i]!;
+    if (x.scenario !== undefined) artifacts.add(x.scenario, x.result, maxSteps);
+    else if (artifacts.wanted && x.result.findings.length > 0) {
+      io.err(
+        `faultline: merge: the findings of ${x.name} are not replayed for --trace, --perfetto or --html: its scenario file ${file ?? "(unnamed)"} is not here or does not load\n`,
+      );
+    }
+    if (flags.json) io.out(jsonLine(x.result, x.elapsedMs, file));
+    else if (!flags.summary) printReport(x, maxSteps);
   });
   if (!flags.json && (rows.length > 1 || flags.summary)) printTable(rows, undefined);
+  artifacts.finish();
   return exitStatus(rows);
 }
 
@@ -453,16 +463,7 @@ function runReplay(
   }
   if (replay.findings.length === 0) out.push("", "no finding in this execution");
   io.out(`${out.join("\n")}\n`);
-  if (flags.trace !== undefined) {
-    writeFileSync(
-      flags.trace,
-      encodeTrace({
-        format: TRACE_FORMAT,
-        meta: { scenario: s.name, replay: token },
-        events: replay.events,
-      }),
-    );
-  }
+  if (flags.trace !== undefined) writeTrace(flags.trace, s.name, token, replay.events);
   if (flags.perfetto !== undefined) writePerfetto(flags.perfetto, s.name, token, replay.events);
   return replay.findings.length === 0 ? 0 : 1;
 }
@@ -526,7 +527,10 @@ function main(argv: readonly string[]): number {
     .argument("<files...>", "files of JSON lines written by check --json --shard i/n")
     .option("--json", "print one JSON object per scenario")
     .option("--summary", "print only the summary table, not each finding's counterexample")
-    .action((files: string[], flags: { json?: boolean; summary?: boolean }) => {
+    .option("--trace <out.json>", "write the trace of the first finding")
+    .option("--perfetto <out.json>", "write the first finding in the Chrome trace event format")
+    .option("--html <report.html>", "write a self-contained viewer page of every finding")
+    .action((files: string[], flags: MergeFlags) => {
       status = runMerge(files, flags);
     });
   program

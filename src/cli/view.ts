@@ -11,7 +11,13 @@ import type { Command } from "commander";
 import { decodeToken } from "../check/token.js";
 import { type CheckResult, replayScenario } from "../scenarios/check.js";
 import type { Scenario } from "../scenarios/scenario.js";
-import { decodeTrace, TRACE_FORMAT, type TraceEvent, TraceFormatError } from "../trace/index.js";
+import {
+  decodeTrace,
+  encodeTrace,
+  TRACE_FORMAT,
+  type TraceEvent,
+  TraceFormatError,
+} from "../trace/index.js";
 import { findingsOf } from "../viewer/model.js";
 import {
   VIEWER_FORMAT,
@@ -74,27 +80,42 @@ export function writePerfetto(
 }
 
 /**
- * What `check --perfetto` and `check --html` collect while scenarios are checked: the first
- * finding's execution for Perfetto, every finding's for the page.
+ * What `check` (and `merge`) --trace, --perfetto and --html collect while scenarios are
+ * reported: the first finding's execution for the trace and for Perfetto, every finding's for
+ * the page. Each finding is replayed from its token once.
  */
 export class CheckArtifacts {
   private readonly cases: ViewerCase[] = [];
+  private traceWritten = false;
   private perfettoWritten = false;
   private scenarios = 0;
 
-  constructor(private readonly flags: { perfetto?: string; html?: string }) {}
+  constructor(private readonly flags: { trace?: string; perfetto?: string; html?: string }) {}
+
+  /** Whether any artifact was asked for, so that findings must be replayed. */
+  get wanted(): boolean {
+    const f = this.flags;
+    return f.trace !== undefined || f.perfetto !== undefined || f.html !== undefined;
+  }
 
   add(s: Scenario, r: CheckResult, maxSteps: number | undefined): void {
     this.scenarios++;
-    if (this.flags.perfetto === undefined && this.flags.html === undefined) return;
+    if (!this.wanted) return;
     r.findings.forEach((f, i) => {
-      const wantPerfetto = this.flags.perfetto !== undefined && !this.perfettoWritten && i === 0;
-      if (!wantPerfetto && this.flags.html === undefined) return;
+      const first = i === 0;
+      const wantTrace = this.flags.trace !== undefined && !this.traceWritten && first;
+      const wantPerfetto = this.flags.perfetto !== undefined && !this.perfettoWritten && first;
+      if (!wantTrace && !wantPerfetto && this.flags.html === undefined) return;
       const replay = replayScenario(s, f.replay, maxSteps);
+      if (wantTrace) {
+        writeTrace(this.flags.trace!, s.name, f.replay, replay.events);
+        this.traceWritten = true;
+      }
       if (wantPerfetto) {
         writePerfetto(this.flags.perfetto!, s.name, f.replay, replay.events);
         this.perfettoWritten = true;
       }
+      if (this.flags.html === undefined) return;
       this.cases.push({
         scenario: s.name,
         kind: f.kind,
@@ -117,6 +138,16 @@ export class CheckArtifacts {
           : `faultline check: ${this.cases.length} findings in ${this.scenarios} scenarios`;
     writeReport(this.flags.html, title, this.cases);
   }
+}
+
+/** Writes faultline's own trace format of one execution (`--trace`). */
+export function writeTrace(
+  file: string,
+  scenario: string,
+  replay: string,
+  events: readonly TraceEvent[],
+): void {
+  writeFileSync(file, encodeTrace({ format: TRACE_FORMAT, meta: { scenario, replay }, events }));
 }
 
 /** The cases of a replayed token: one per finding, all on the same execution. */

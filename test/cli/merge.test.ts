@@ -121,6 +121,25 @@ describe("faultline merge", () => {
     expect(clockless(run("merge", ...parts).out)).toBe(clockless(check.out));
   }, 60_000);
 
+  it("writes the trace, Perfetto file and report page that check writes", () => {
+    const two = [FILES[2]!, FILES[3]!];
+    const parts = shards(2, [], two);
+    const artifacts = (command: readonly string[], tag: string): string[] => {
+      const out = ["trace.json", "perfetto.json", "report.html"].map((f) =>
+        join(dir, `${tag}-${f}`),
+      );
+      const r = run(...command, "--trace", out[0]!, "--perfetto", out[1]!, "--html", out[2]!);
+      expect(r.status).toBe(0);
+      return out.map((f) => readFileSync(f, "utf8"));
+    };
+    const [trace, perfetto, html] = artifacts(["merge", ...parts], "merge");
+    const fromCheck = artifacts(["check", "--workers", "1", ...two], "check");
+    expect(trace).toBe(fromCheck[0]);
+    expect(perfetto).toBe(fromCheck[1]);
+    expect(html).toBe(fromCheck[2]);
+    expect(html).toContain("<html");
+  }, 60_000);
+
   it("a missing shard leaves the merge incomplete, and an ok unproven", () => {
     const [first] = shards(2);
     const merged = run("merge", "--json", first!);
