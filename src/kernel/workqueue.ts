@@ -1,10 +1,11 @@
 // Workqueues (kernel/workqueue.c), reduced to what TTM uses: one worker task per queue that
-// runs queued work items in order, and flush_workqueue(). The worker is a daemon: an idle
-// workqueue at the end of an execution is not a deadlock.
+// runs queued work items in order, flush_workqueue() and destroy_workqueue(). The worker is a
+// daemon: an idle workqueue at the end of an execution is not a deadlock.
 //
 // Left out: concurrency management, per-CPU pools, delayed work timers, max_active above one.
 
 import type { Site } from "../trace/index.js";
+import { BUG_ON } from "./bug.js";
 import type { Kernel } from "./kernel.js";
 import type { Gen, KObject, Task } from "./sched.js";
 import { WaitQueueHead } from "./wait.js";
@@ -19,6 +20,7 @@ export class workqueue_struct implements KObject {
   private readonly more: WaitQueueHead;
   private readonly idle: WaitQueueHead;
   private running = false;
+  private destroyed = false;
 
   constructor(
     readonly k: Kernel,
@@ -38,6 +40,7 @@ export class workqueue_struct implements KObject {
   /** queue_work(): appends a work item; a scheduling step on the queue. */
   *queue(name: string, fn: work_func_t, site: Site): Gen {
     yield { op: "write", obj: this, site };
+    BUG_ON(this.destroyed, site, `queue_work on ${this.name}, which was destroyed`);
     this.pending.push({ name, fn });
     this.more.wakeAll(site);
   }
@@ -51,6 +54,16 @@ export class workqueue_struct implements KObject {
     }
   }
 
+  /**
+   * destroy_workqueue(): drains the queue (every item, including those queued by items, has
+   * run), then lets the worker exit. Queueing work afterwards is a use after free: a BUG here.
+   */
+  *destroy(site: Site): Gen {
+    yield* this.flush(site);
+    this.destroyed = true;
+    this.more.wakeAll(site);
+  }
+
   private *workerMain(): Gen {
     for (;;) {
       yield { op: "write", obj: this, site: "worker_thread" };
@@ -58,6 +71,7 @@ export class workqueue_struct implements KObject {
       if (work === undefined) {
         this.running = false;
         this.idle.wakeAll("worker_thread");
+        if (this.destroyed) return;
         yield* this.more.sleep("worker_thread");
         continue;
       }

@@ -153,15 +153,23 @@ export function ttm_device_init(
   return 0;
 }
 
-/** ttm_device_fini(): tears the device down; its managers must be empty. */
-export function ttm_device_fini(bdev: ttm_device): void {
+/**
+ * ttm_device_fini(): tears the device down; its managers must be empty. It takes the device off
+ * the global list, then drains and destroys its workqueue (delayed destroys still queued run to
+ * the end) before the pool goes.
+ */
+export function* ttm_device_fini(bdev: ttm_device): Gen {
   const man = bdev.man_drv[TTM_PL_SYSTEM]!;
   ttm_resource_manager_set_used(man, false);
   bdev.man_drv[TTM_PL_SYSTEM] = null;
-  ttm_pool_fini(bdev.pool);
   const glob = ttmGlobal(bdev.k);
   const i = glob.devices.indexOf(bdev);
   if (i >= 0) glob.devices.splice(i, 1);
+  if (bdev.wq !== null) {
+    yield* bdev.wq.destroy("ttm_device_fini");
+    bdev.wq = null;
+  }
+  ttm_pool_fini(bdev.pool);
 }
 
 /** ttm_set_driver_manager(). */

@@ -934,7 +934,7 @@ describe("ttm_bo_validate", () => {
 
     // Drop the default device and setup a new one that points to busy thus unsuitable
     // eviction domain.
-    ttm_device_fini(ttmDev(devs));
+    runTask(devs.k, () => ttm_device_fini(ttmDev(devs)));
     expect(ttm_device_kunit_init_bad_evict(devs, ttmDev(devs))).toBe(0);
 
     ttm_mock_manager_init(ttmDev(devs), mem_type, MANAGER_SIZE);

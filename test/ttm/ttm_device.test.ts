@@ -11,6 +11,7 @@ import {
 } from "../../src/ttm/ttm_pool.js";
 import {
   newTtmDevice,
+  runTask,
   ttm_dev_funcs,
   ttm_device_kunit_init,
   ttm_test_devices_basic,
@@ -34,7 +35,7 @@ describe("ttm_device", () => {
 
     expect(ttm_dev.dev_mapping).toBe(priv.drm.anon_inode_mapping);
 
-    ttm_device_fini(ttm_dev);
+    runTask(priv.k, () => ttm_device_fini(ttm_dev));
   });
 
   it("ttm_device_init_multiple", () => {
@@ -55,7 +56,9 @@ describe("ttm_device", () => {
     expect(ttmGlobal(priv.k).devices).toEqual(ttm_devs);
     expect(ttmGlobal(priv.k).devices.length).toBe(num_dev);
 
-    for (const ttm_dev of ttm_devs) ttm_device_fini(ttm_dev);
+    runTask(priv.k, function* () {
+      for (const ttm_dev of ttm_devs) yield* ttm_device_fini(ttm_dev);
+    });
   });
 
   it("ttm_device_fini_basic", () => {
@@ -66,11 +69,42 @@ describe("ttm_device", () => {
     const man = ttm_manager_type(ttm_dev, TTM_PL_SYSTEM);
     expect(man).not.toBeNull();
 
-    ttm_device_fini(ttm_dev);
+    runTask(priv.k, () => ttm_device_fini(ttm_dev));
 
     expect(man!.use_type).toBe(false);
     expect(list_empty(man!.lru[0]!)).toBe(true);
     expect(ttm_dev.man_drv[TTM_PL_SYSTEM]).toBeNull();
+  });
+
+  it("ttm_device_fini drains the workqueue: queued work runs, then the worker exits", () => {
+    // Not an upstream case: upstream's ttm_device_fini calls drain_workqueue and
+    // destroy_workqueue, so delayed destroys still queued are finished before the pool goes.
+    const priv = ttm_test_devices_basic();
+    const ttm_dev = newTtmDevice(priv);
+    expect(ttm_device_kunit_init(priv, ttm_dev, 0)).toBe(0);
+    const wq = ttm_dev.wq!;
+    const ran: string[] = [];
+    runTask(priv.k, function* () {
+      yield* wq.queue(
+        "first",
+        function* () {
+          ran.push("first");
+          // Work queued by work is drained too.
+          yield* wq.queue(
+            "chained",
+            function* () {
+              ran.push("chained");
+            },
+            "test",
+          );
+        },
+        "test",
+      );
+      yield* ttm_device_fini(ttm_dev);
+      expect(ran).toEqual(["first", "chained"]);
+    });
+    expect(ttm_dev.wq).toBeNull();
+    expect(wq.worker.state).toBe("done");
   });
 
   it("ttm_device_init_no_vma_man", () => {
@@ -136,6 +170,6 @@ describe("ttm_device", () => {
       }
     }
 
-    ttm_device_fini(ttm_dev);
+    runTask(priv.k, () => ttm_device_fini(ttm_dev));
   });
 });

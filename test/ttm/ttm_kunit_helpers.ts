@@ -120,8 +120,9 @@ export function ttm_test_devices_all(k: Kernel = testKernel()): ttm_test_devices
 
 /** ttm_test_devices_put(): tears the ttm_device down (the suite exit). */
 export function ttm_test_devices_put(devs: ttm_test_devices): void {
-  if (devs.ttm_dev !== null && devs.ttm_dev.man_drv[TTM_PL_SYSTEM] !== null)
-    ttm_device_fini(devs.ttm_dev);
+  const bdev = devs.ttm_dev;
+  if (bdev !== null && bdev.man_drv[TTM_PL_SYSTEM] !== null)
+    runTask(devs.k, () => ttm_device_fini(bdev));
 }
 
 /** kzalloc(sizeof(struct ttm_device)): an uninitialised device. */
