@@ -11,7 +11,7 @@ import { BUG } from "./bug.js";
 import { ENOENT } from "./errno.js";
 import type { Kernel } from "./kernel.js";
 import type { Gen, Task, Waitable } from "./sched.js";
-import { might_sleep, sleepOn } from "./wait.js";
+import { might_sleep, sleepOnEvent } from "./wait.js";
 
 export type dma_fence_func_t = (fence: dma_fence) => void;
 
@@ -124,7 +124,7 @@ export function* dma_fence_wait_timeout(
   const task = k.current;
   const start = k.sched.nowNs;
   fence.addWaiter(task);
-  yield* sleepOn(k, fence, site, timeoutNs);
+  yield* sleepOnEvent(k, fence, site, timeoutNs);
   fence.removeWaiter(task);
   if (!fence.signaled) return 0;
   return Math.max(1, timeoutNs - (k.sched.nowNs - start));

@@ -40,6 +40,24 @@ export function* sleepOn(
   yield { op: "resume", obj: on, site };
 }
 
+/**
+ * sleepOn() for what is not a lock (a fence, a wait queue, a timer), saying so in the trace
+ * with a "block" event; a lock's slow path says it with its own "lock-wait", which names the
+ * holders.
+ */
+export function* sleepOnEvent(
+  k: Kernel,
+  on: Waitable,
+  site: Site,
+  timeoutNs = Number.POSITIVE_INFINITY,
+): Gen {
+  const trace = k.sched.trace;
+  if (trace) {
+    trace.push({ type: "block", step: k.sched.stepIndex, task: k.current.id, site, on: on.name });
+  }
+  yield* sleepOn(k, on, site, timeoutNs);
+}
+
 /** cond_resched(): a voluntary scheduling point that touches nothing shared. */
 export function* cond_resched(k: Kernel, site: Site): Gen {
   might_sleep(k, site);
@@ -62,7 +80,7 @@ class SleepTimer implements Waitable {
 export function* msleep(k: Kernel, ms: number, site: Site): Gen {
   might_sleep(k, site);
   const timer = new SleepTimer(k.newId(), `timer:${ms}ms`);
-  yield* sleepOn(k, timer, site, ms * 1e6);
+  yield* sleepOnEvent(k, timer, site, ms * 1e6);
 }
 
 /**
@@ -89,11 +107,16 @@ export class WaitQueueHead implements Waitable {
     return this.sleepers.length > 0;
   }
 
-  /** Sleeps until woken; returns how the sleep ended. The caller rechecks its condition. */
-  *sleep(site: Site, timeoutNs = Number.POSITIVE_INFINITY): Gen<"woken" | "timeout"> {
+  /**
+   * Sleeps until woken; returns how the sleep ended. The caller rechecks its condition.
+   * An idle daemon waiting for work (TASK_IDLE upstream) passes `idle`: such a sleep is not
+   * announced in the trace, as the hung-task detector does not report it either.
+   */
+  *sleep(site: Site, timeoutNs = Number.POSITIVE_INFINITY, idle = false): Gen<"woken" | "timeout"> {
     const task = this.k.current;
     this.sleepers.push(task);
-    yield* sleepOn(this.k, this, site, timeoutNs);
+    if (idle) yield* sleepOn(this.k, this, site, timeoutNs);
+    else yield* sleepOnEvent(this.k, this, site, timeoutNs);
     const i = this.sleepers.indexOf(task);
     if (i >= 0) this.sleepers.splice(i, 1);
     return task.wakeReason;

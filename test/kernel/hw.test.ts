@@ -101,6 +101,12 @@ describe("simulated hardware", () => {
     });
     expect(run(k)).toEqual({ kind: "done" });
     expect(log).toEqual(["callback", "woken", "timeout 0 at 15.02s"]);
+    // Every sleep on something that is not a lock is in the trace, with what it sleeps on.
+    expect(eventsOf(k, "block").map((e) => `${e.site}: ${e.on}`)).toEqual([
+      "wait_f: f",
+      "delay: timer:20ms",
+      "wait_never: never",
+    ]);
   });
 
   it("the GPU engine runs jobs in order, step by step, and signals their fences", () => {
@@ -129,5 +135,8 @@ describe("simulated hardware", () => {
     expect(dst.words[0]).toBe(9);
     expect(gpu.completed).toBe(2);
     expect(eventsOf(k, "fence-signal").map((e) => e.fence)).toEqual(["gfx:1", "gfx:2"]);
+    // The engine ends asleep on its doorbell; sleeping idle is not announced in the trace.
+    expect(gpu.task.state).toBe("blocked");
+    expect(eventsOf(k, "block").filter((e) => e.on === "gfx.doorbell")).toEqual([]);
   });
 });
