@@ -8,9 +8,12 @@
 //   chosen step touches nothing, so running it first loses no behaviour (a persistent set of
 //   one); at it every runnable task starts a unit of its own. For DPOR, unit r puts the tasks of
 //   units 0..r-1 to sleep at the split state (their schedules are explored there), which is the
-//   sleep set sequential DPOR would have; plain DFS cuts at the first decision instead, so it
-//   stays a search of every schedule. Bounded DPOR, which runs without sleep sets, is one unit:
-//   cutting it would explore the same schedules in several units.
+//   sleep set sequential DPOR would have. Plain DFS, and bounded DPOR (which runs without sleep
+//   sets), are cut at the first decision instead: no task has run yet, so choosing any of them
+//   costs no preemption, and each unit explores the subtree sequential search would explore
+//   under that choice. Sequential bounded DPOR ends up trying every task there anyway (loom's
+//   extra backtrack point at the last context switch reaches back to the first state), so the
+//   units do the same work, in parallel.
 // - Sampling strategies (random, pct) are cut into runs of consecutive execution numbers; each
 //   execution's seed depends only on the run's seed and its number.
 
@@ -48,11 +51,12 @@ export interface UnitPlan {
 /** Executions per sampling unit. */
 export const SAMPLES_PER_UNIT = 250;
 
-export type PlanMode = "dpor" | "dfs" | "whole" | "samples";
+export type PlanMode = "dpor" | "first-decision" | "samples";
 
 /**
- * Cuts a check. `dpor` and `dfs` run the default execution once to find the split; `whole` is
- * one unit; `samples` cuts `executions` into runs of SAMPLES_PER_UNIT.
+ * Cuts a check. `dpor` and `first-decision` run the default execution once to find the split
+ * (the first state whose chosen step touches something, or the first decision); `samples` cuts
+ * `executions` into runs of SAMPLES_PER_UNIT.
  */
 export function planUnits(
   harness: Harness,
@@ -68,9 +72,12 @@ export function planUnits(
     }
     return { units, defaultSteps: probe.steps };
   }
-  const split = mode === "dpor" ? probe.firstVisible : mode === "dfs" ? 0 : -1;
+  const split = mode === "dpor" ? probe.firstVisible : 0;
   const at = probe.decisions[split];
-  if (at === undefined) {
+  // A first decision taken while a task could have gone on running (the setup left one
+  // running) is not cut: a forced switch there would spend a preemption a bounded search may
+  // not have.
+  if (at === undefined || (mode === "first-decision" && at.preemptible)) {
     return {
       units: [{ kind: "subtree", index: 0, root: [], sleepers: 0 }],
       defaultSteps: probe.steps,
@@ -86,19 +93,19 @@ export function planUnits(
 
 interface Probe {
   readonly steps: number;
-  readonly decisions: ReadonlyArray<{ readonly options: number }>;
+  readonly decisions: ReadonlyArray<{ readonly options: number; readonly preemptible: boolean }>;
   /** Index of the first decision whose chosen step touched something, or -1. */
   readonly firstVisible: number;
 }
 
 /** Runs the default execution and notes each decision and whether its step touched anything. */
 function probeDefault(harness: Harness, maxSteps: number): Probe {
-  const decisions: Array<{ options: number }> = [];
+  let decisions = 0;
   let firstVisible = -1;
   let decisionStep = false;
   let touched = false;
-  const scheduler = new ChoiceScheduler((options) => {
-    decisions.push({ options: options.length });
+  const scheduler = new ChoiceScheduler(() => {
+    decisions++;
     return 0;
   }, true);
   scheduler.onStep((_task: Task, step, runnable: readonly Task[], _sched: Sched) => {
@@ -107,8 +114,8 @@ function probeDefault(harness: Harness, maxSteps: number): Probe {
   });
   scheduler.onStepDone((touches) => {
     if (decisionStep && firstVisible < 0 && (touched || touches.length > 0))
-      firstVisible = decisions.length - 1;
+      firstVisible = decisions - 1;
   });
   const run = harness.run(scheduler, { trace: false, maxSteps });
-  return { steps: run.sched.stepCount, decisions, firstVisible };
+  return { steps: run.sched.stepCount, decisions: scheduler.decisions, firstVisible };
 }

@@ -139,11 +139,9 @@ export function planCheck(scenario: Scenario, options: CheckOptions): CheckPlan 
     options.executions ?? scenario.explore.executions ?? DEFAULT_EXECUTIONS[strategy];
   const mode: PlanMode = isSampling(strategy)
     ? "samples"
-    : strategy === "bounded"
-      ? "whole"
-      : options.noReduction
-        ? "dfs"
-        : "dpor";
+    : strategy === "exhaustive" && !options.noReduction
+      ? "dpor"
+      : "first-decision";
   const harness = new ScenarioHarness(scenario, options.makeProtocol);
   const plan = planUnits(harness, mode, { maxSteps, executions });
   return { strategy, units: plan.units, defaultSteps: plan.defaultSteps, maxSteps, executions };
