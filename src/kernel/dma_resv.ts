@@ -15,7 +15,7 @@ import { BUG } from "./bug.js";
 import { type dma_fence, dma_fence_get, dma_fence_wait_timeout } from "./dma_fence.js";
 import type { Kernel } from "./kernel.js";
 import { CLASS, type LockdepMap } from "./lockdep.js";
-import type { Gen } from "./sched.js";
+import type { Gen, KObject } from "./sched.js";
 import { Task } from "./sched.js";
 import {
   type ww_acquire_ctx,
@@ -42,8 +42,14 @@ export type dma_resv_usage = 0 | 1 | 2 | 3;
 
 export class dma_resv {
   readonly lock: ww_mutex;
-  /** Fences and their usages. Protected by `lock`. */
+  /** Fences and their usages. Changed under `lock`; read locklessly too (RCU upstream). */
   readonly fences: Array<{ fence: dma_fence; usage: dma_resv_usage }> = [];
+  /**
+   * The fence list as the checker sees it: lockless readers read it, and every change writes
+   * it. So a lockless reader is ordered against the changes to the list, not against every
+   * reservation of the buffer, which leaves the list alone.
+   */
+  readonly fenceList: KObject;
   /** Slots reserved by dma_resv_reserve_fences and not yet used. */
   reserved = 0;
 
@@ -52,6 +58,7 @@ export class dma_resv {
     readonly name: string,
   ) {
     this.lock = new ww_mutex(k, `${name}.resv`, reservation_ww_class);
+    this.fenceList = { id: k.newId(), name: `${name}.resv.fences` };
   }
 }
 
@@ -123,6 +130,7 @@ export function dma_resv_add_fence(
   site: Site,
 ): void {
   dma_resv_assert_held(obj, site);
+  obj.k.sched.touch(obj.fenceList, true);
   const same = obj.fences.findIndex((f) => f.fence.context === fence.context && f.usage === usage);
   if (same >= 0) {
     obj.fences[same] = { fence: dma_fence_get(fence), usage };
@@ -147,8 +155,7 @@ export function* dma_resv_test_signaled(
   usage: dma_resv_usage,
   site: Site,
 ): Gen<boolean> {
-  // The fence list changes under the lock; a lockless reader is ordered against its holders.
-  yield { op: "read", obj: obj.lock, site };
+  yield { op: "read", obj: obj.fenceList, site };
   for (const fence of dma_resv_fences(obj, usage)) {
     yield { op: "read", obj: fence, site };
     if (!fence.signaled) return false;
@@ -168,7 +175,7 @@ export function* dma_resv_wait_timeout(
   site: Site,
 ): Gen<number> {
   let remaining = timeoutNs;
-  yield { op: "read", obj: obj.lock, site };
+  yield { op: "read", obj: obj.fenceList, site };
   for (const fence of dma_resv_fences(obj, usage)) {
     remaining = yield* dma_fence_wait_timeout(fence, intr, remaining, site);
     if (remaining === 0) return 0;
@@ -179,6 +186,7 @@ export function* dma_resv_wait_timeout(
 /** Drops signalled fences (dma_resv_prune). Caller holds the lock. */
 export function dma_resv_prune(obj: dma_resv, site: Site): void {
   dma_resv_assert_held(obj, site);
+  obj.k.sched.touch(obj.fenceList, true);
   for (let i = obj.fences.length - 1; i >= 0; i--)
     if (obj.fences[i]!.fence.signaled) obj.fences.splice(i, 1);
 }
