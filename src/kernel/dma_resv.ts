@@ -12,7 +12,12 @@
 
 import type { Site } from "../trace/index.js";
 import { BUG } from "./bug.js";
-import { type dma_fence, dma_fence_get, dma_fence_wait_timeout } from "./dma_fence.js";
+import {
+  type dma_fence,
+  dma_fence_get,
+  dma_fence_put,
+  dma_fence_wait_timeout,
+} from "./dma_fence.js";
 import type { Kernel } from "./kernel.js";
 import { CLASS, type LockdepMap } from "./lockdep.js";
 import type { Gen, KObject } from "./sched.js";
@@ -139,6 +144,21 @@ export function dma_resv_add_fence(
   if (obj.reserved <= 0) BUG(site, `dma_resv_add_fence on ${obj.name} without a reserved slot`);
   obj.reserved--;
   obj.fences.push({ fence: dma_fence_get(fence), usage });
+}
+
+/**
+ * dma_resv_copy_fences(): replaces the fences of `dst` (held) with those of `src`, which is read
+ * locklessly (RCU upstream), so `src` need not be held. Returns 0 (the model never runs out of
+ * memory here).
+ */
+export function dma_resv_copy_fences(dst: dma_resv, src: dma_resv, site: Site): number {
+  dma_resv_assert_held(dst, site);
+  dst.k.sched.touch(src.fenceList, false);
+  dst.k.sched.touch(dst.fenceList, true);
+  const copy = src.fences.map((f) => ({ fence: dma_fence_get(f.fence), usage: f.usage }));
+  for (const old of dst.fences.splice(0, dst.fences.length, ...copy))
+    dma_fence_put(old.fence, site);
+  return 0;
 }
 
 /** The fences a query for `usage` sees, oldest first. */

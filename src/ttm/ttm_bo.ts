@@ -18,6 +18,7 @@ import {
   type dma_resv,
   dma_resv_add_fence,
   dma_resv_assert_held,
+  dma_resv_copy_fences,
   dma_resv_fences,
   dma_resv_init,
   dma_resv_lock,
@@ -328,10 +329,7 @@ function* ttm_bo_individualize_resv(bo: ttm_buffer_object): Gen<number> {
   const locked = yield* dma_resv_trylock(bo.base._resv, "ttm_bo_individualize_resv");
   if (!locked)
     BUG("ttm_bo_individualize_resv", `BUG_ON(!dma_resv_trylock(&bo->base._resv)) for ${bo.name}`);
-  for (const f of bo.base.resv.fences) {
-    dma_resv_reserve_fences(bo.base._resv, 1, "dma_resv_copy_fences");
-    dma_resv_add_fence(bo.base._resv, f.fence, f.usage, "dma_resv_copy_fences");
-  }
+  dma_resv_copy_fences(bo.base._resv, bo.base.resv, "ttm_bo_individualize_resv");
   yield* dma_resv_unlock(bo.base._resv, "ttm_bo_individualize_resv");
   if (bo.type !== ttm_bo_type_sg) {
     yield* spin_lock(bo.bdev.lru_lock, "ttm_bo_individualize_resv");

@@ -12,6 +12,7 @@ import {
   DMA_RESV_USAGE_BOOKKEEP,
   DMA_RESV_USAGE_KERNEL,
   dma_resv_add_fence,
+  dma_resv_copy_fences,
   dma_resv_lock_interruptible,
   dma_resv_reserve_fences,
   dma_resv_test_signaled,
@@ -345,10 +346,7 @@ export function* ttm_bo_pipeline_gutting(bo: ttm_buffer_object): Gen<number> {
   bo.ttm = oldTt;
   if (ret !== 0) return ret;
   const ghost = yield* ttm_buffer_object_transfer(bo);
-  for (const f of bo.base.resv.fences) {
-    dma_resv_reserve_fences(ghost.base._resv, 1, site);
-    dma_resv_add_fence(ghost.base._resv, f.fence, f.usage, site);
-  }
+  dma_resv_copy_fences(ghost.base._resv, bo.base.resv, site);
   yield* dma_resv_unlock(ghost.base._resv, site);
   yield* ttm_bo_put(ghost);
   bo.ttm = freshTt;
