@@ -800,6 +800,40 @@ function placeInHole(
  * rm_hole(hole), add_hole(hole), add_hole(node) change them, so BEST and EVICT see the same
  * order; in holes_addr the node is linked next to the hole and the sizes change in place.
  */
+/**
+ * The candidate test every insert mode shares: places a node of `size` in `hole` (see
+ * placeInHole) and, when it fits, links `node` there. Returns whether it did.
+ */
+function fitNodeInHole(
+  mm: drm_mm,
+  hole: number,
+  hole_start: number,
+  hole_end: number,
+  node: drm_mm_node,
+  size: number,
+  alignment: number,
+  color: number,
+  range_start: number,
+  range_end: number,
+  high: boolean,
+): boolean {
+  const start = placeInHole(
+    mm,
+    hole,
+    hole_start,
+    hole_end,
+    size,
+    alignment,
+    color,
+    range_start,
+    range_end,
+    high,
+  );
+  if (start === NO_FIT) return false;
+  linkNodeIntoHole(mm, hole, node, start, size, color);
+  return true;
+}
+
 function linkNodeIntoHole(
   mm: drm_mm,
   hole: number,
@@ -976,11 +1010,12 @@ export function drm_mm_insert_node_in_range(
       // Sizes below SMALL_HOLE_SIZES come from the bitmaps, larger ones from the class tree.
       for (let s = nextSmallSize(mm, size); s >= 0; s = nextSmallSize(mm, s + 1)) {
         for (let hole = mm.smallFirst[s]!; hole !== RB_NIL; hole = heap[hole + SIZE_NEXT]!) {
-          const start = placeInHole(
+          const fits = fitNodeInHole(
             mm,
             hole,
             vals[(hole >> 1) + KEY]!,
             vals[(hole >> 1) + KEY]! + s,
+            node,
             size,
             align,
             color,
@@ -988,10 +1023,7 @@ export function drm_mm_insert_node_in_range(
             range_end,
             false,
           );
-          if (start !== NO_FIT) {
-            linkNodeIntoHole(mm, hole, node, start, size, color);
-            return 0;
-          }
+          if (fits) return 0;
           if (once) return -ENOSPC;
         }
       }
@@ -1000,11 +1032,12 @@ export function drm_mm_insert_node_in_range(
         for (let hole = classes[c + C_FIRST]!; hole !== RB_NIL; hole = heap[hole + SIZE_NEXT]!) {
           const hole_start = vals[(hole >> 1) + KEY]!;
           const hole_end = hole_start + vals[(hole >> 1) + HOLE_SIZE]!;
-          const start = placeInHole(
+          const fits = fitNodeInHole(
             mm,
             hole,
             hole_start,
             hole_end,
+            node,
             size,
             align,
             color,
@@ -1012,10 +1045,7 @@ export function drm_mm_insert_node_in_range(
             range_end,
             false,
           );
-          if (start !== NO_FIT) {
-            linkNodeIntoHole(mm, hole, node, start, size, color);
-            return 0;
-          }
+          if (fits) return 0;
           if (once) return -ENOSPC;
         }
       }
@@ -1027,11 +1057,12 @@ export function drm_mm_insert_node_in_range(
         const hole = mm.hole_stack[i]!;
         const hole_start = vals[(hole >> 1) + KEY]!;
         const hole_end = hole_start + vals[(hole >> 1) + HOLE_SIZE]!;
-        const start = placeInHole(
+        const fits = fitNodeInHole(
           mm,
           hole,
           hole_start,
           hole_end,
+          node,
           size,
           align,
           color,
@@ -1039,10 +1070,7 @@ export function drm_mm_insert_node_in_range(
           range_end,
           false,
         );
-        if (start !== NO_FIT) {
-          linkNodeIntoHole(mm, hole, node, start, size, color);
-          return 0;
-        }
+        if (fits) return 0;
         if (once) return -ENOSPC;
       }
       return -ENOSPC;
@@ -1060,11 +1088,12 @@ export function drm_mm_insert_node_in_range(
         const hole_start = vals[(hole >> 1) + KEY]!;
         const hole_end = hole_start + vals[(hole >> 1) + HOLE_SIZE]!;
         if (high ? hole_end <= range_start : hole_start >= range_end) break;
-        const start = placeInHole(
+        const fits = fitNodeInHole(
           mm,
           hole,
           hole_start,
           hole_end,
+          node,
           size,
           align,
           color,
@@ -1072,10 +1101,7 @@ export function drm_mm_insert_node_in_range(
           range_end,
           high,
         );
-        if (start !== NO_FIT) {
-          linkNodeIntoHole(mm, hole, node, start, size, color);
-          return 0;
-        }
+        if (fits) return 0;
         if (once) return -ENOSPC;
       }
       return -ENOSPC;
