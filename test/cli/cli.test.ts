@@ -4,14 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/app.js";
-
-function run(...argv: string[]): { status: number; out: string; err: string } {
-  let out = "";
-  let err = "";
-  const status = runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: false });
-  return { status, out, err };
-}
+import { run } from "./run_cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "faultline-cli-"));
 function scenarioFile(name: string, doc: unknown): string {

@@ -5,14 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/app.js";
-
-function run(...argv: string[]): { status: number; out: string; err: string } {
-  let out = "";
-  let err = "";
-  const status = runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: false });
-  return { status, out, err };
-}
+import { lines, run, timeless } from "./run_cli.js";
 
 const LITMUS = join(import.meta.dirname, "..", "..", "scenarios", "litmus");
 /** Two with findings over two units, a deadlock, an "ok" over two units, a kernel BUG. */
@@ -29,19 +22,6 @@ function write(name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
-}
-
-function lines(text: string): Array<Record<string, unknown>> {
-  return text
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** A JSON line without the clock. */
-function timeless(json: Record<string, unknown>): Record<string, unknown> {
-  const { elapsedMs: _elapsedMs, ...rest } = json;
-  return rest;
 }
 
 const shardRuns = new Map<string, string[]>();

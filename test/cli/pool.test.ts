@@ -12,6 +12,7 @@ import type { RunProgress } from "../../src/cli/progress.js";
 import { planCheck, replayScenario, type UnitResult } from "../../src/scenarios/check.js";
 import { loadScenario } from "../../src/scenarios/loader.js";
 import { compileCli, runCompiled } from "./compiled_cli.js";
+import { lines, timeless } from "./run_cli.js";
 
 const LITMUS = join(import.meta.dirname, "..", "..", "scenarios", "litmus");
 /** Findings over two units, a deadlock, two that are ok, a kernel BUG; a few seconds in all. */
@@ -23,18 +24,6 @@ const FILES = [
   "l09-insert-pfn-sibling-faults",
   "l10-remap-in-fault",
 ].map((name) => join(LITMUS, `${name}.json`));
-
-function lines(text: string): Array<Record<string, unknown>> {
-  return text
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-function timeless(json: Record<string, unknown>): Record<string, unknown> {
-  const { elapsedMs: _elapsedMs, ...rest } = json;
-  return rest;
-}
 
 let main = "";
 beforeAll(async () => {

@@ -4,16 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/app.js";
 import { DATA_ELEMENT_ID, parseViewerData } from "../../src/viewer/page.js";
+import { run } from "../cli/run_cli.js";
 import { LITMUS_DIR } from "./traces.js";
-
-function run(...argv: string[]): { status: number; out: string; err: string } {
-  let out = "";
-  let err = "";
-  const status = runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), progress: false });
-  return { status, out, err };
-}
 
 const dir = mkdtempSync(join(tmpdir(), "faultline-view-"));
 const l18 = join(LITMUS_DIR, "l18-reserve-abba.json");
