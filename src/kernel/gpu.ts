@@ -92,7 +92,7 @@ export class GpuEngine implements KObject {
       yield { op: "write", obj: this, site: "gpu_ring_fetch" };
       const job = this.ring.shift();
       if (job === undefined) {
-        yield* this.doorbell.sleep("gpu_ring_idle", Number.POSITIVE_INFINITY, true);
+        yield* this.doorbell.sleepIdle("gpu_ring_idle");
         continue;
       }
       k.spanBegin("gpu-job", job.name, undefined, "gpu_job_run", this.task);

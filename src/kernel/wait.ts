@@ -107,16 +107,24 @@ export class WaitQueueHead implements Waitable {
     return this.sleepers.length > 0;
   }
 
+  /** Sleeps until woken; returns how the sleep ended. The caller rechecks its condition. */
+  sleep(site: Site, timeoutNs = Number.POSITIVE_INFINITY): Gen<"woken" | "timeout"> {
+    return this.sleepAs(site, timeoutNs, true);
+  }
+
   /**
-   * Sleeps until woken; returns how the sleep ended. The caller rechecks its condition.
-   * An idle daemon waiting for work (TASK_IDLE upstream) passes `idle`: such a sleep is not
-   * announced in the trace, as the hung-task detector does not report it either.
+   * sleep() for an idle daemon waiting for work (TASK_IDLE upstream): not announced in the
+   * trace, as the hung-task detector does not report it either.
    */
-  *sleep(site: Site, timeoutNs = Number.POSITIVE_INFINITY, idle = false): Gen<"woken" | "timeout"> {
+  sleepIdle(site: Site): Gen<"woken" | "timeout"> {
+    return this.sleepAs(site, Number.POSITIVE_INFINITY, false);
+  }
+
+  private *sleepAs(site: Site, timeoutNs: number, traced: boolean): Gen<"woken" | "timeout"> {
     const task = this.k.current;
     this.sleepers.push(task);
-    if (idle) yield* sleepOn(this.k, this, site, timeoutNs);
-    else yield* sleepOnEvent(this.k, this, site, timeoutNs);
+    if (traced) yield* sleepOnEvent(this.k, this, site, timeoutNs);
+    else yield* sleepOn(this.k, this, site, timeoutNs);
     const i = this.sleepers.indexOf(task);
     if (i >= 0) this.sleepers.splice(i, 1);
     return task.wakeReason;

@@ -72,7 +72,7 @@ export class workqueue_struct implements KObject {
         this.running = false;
         this.idle.wakeAll("worker_thread");
         if (this.destroyed) return;
-        yield* this.more.sleep("worker_thread", Number.POSITIVE_INFINITY, true);
+        yield* this.more.sleepIdle("worker_thread");
         continue;
       }
       this.running = true;
