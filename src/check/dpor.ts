@@ -21,7 +21,8 @@
 //
 // Blocking is modelled by the kernel as an executed step (the attempt that enqueued the task),
 // so a blocked task's only pending step is its resume, which touches nothing shared: lock
-// attempts and releases race on the lock object like any other access. A spawned task's
+// attempts and releases race on the lock object like any other access. Shared-mode operations
+// (an rwsem's read side, Step.shared) only read it, so readers do not race with each other. A spawned task's
 // clock starts from its parent's at the spawning step.
 
 import { isWriteOp, type Sched, type Step, type Task } from "../kernel/sched.js";
@@ -38,7 +39,8 @@ export interface Access {
 export function accessesOf(step: Step): Access[] {
   const out: Access[] = [];
   // A yield touches nothing; a resume reads what it waited for (the waker wrote it).
-  if (step.op !== "yield") out.push({ obj: step.obj.id, write: isWriteOp(step.op) });
+  if (step.op !== "yield")
+    out.push({ obj: step.obj.id, write: isWriteOp(step.op) && step.shared !== true });
   if (step.also !== undefined)
     for (const a of step.also) out.push({ obj: a.obj.id, write: a.write });
   return out;

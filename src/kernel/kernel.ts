@@ -28,6 +28,13 @@ export interface MmConfig {
    * Off shows what the check protects against (litmus L7).
    */
   readonly truncateCheck: boolean;
+  /**
+   * The 2.6 mm (true): mapping->truncate_count exists, and unmap_mapping_range() bumps it under
+   * the exclusive i_mmap_lock. The 6.x mm (false): no truncate_count (it went with ->nopage),
+   * and unmap_mapping_pages() holds i_mmap_rwsem only for read, so unmaps of one file run side
+   * by side. Modern TTM runs on the 6.x mm; the 2006 designs on the 2.6 one.
+   */
+  readonly truncateCount: boolean;
 }
 
 /**
@@ -68,7 +75,10 @@ export class Kernel {
       (report) => this.onLockdepReport(report),
     );
     this.mem = new PhysMem(this, options.memory ?? {});
-    this.mmConfig = { truncateCheck: options.mm?.truncateCheck ?? true };
+    this.mmConfig = {
+      truncateCheck: options.mm?.truncateCheck ?? true,
+      truncateCount: options.mm?.truncateCount ?? true,
+    };
     if (options.primeLockdep ?? true) dma_resv_lockdep(this);
   }
 

@@ -12,8 +12,10 @@
 //   under the PTL; "already present" is -EBUSY / VM_FAULT_NOPAGE, never a second install (L9).
 // - remap_pfn_range() / io_remap_pfn_range(): BUG on a populated PTE (L9, L10). As in 2006 it
 //   does not assert that mmap_lock is held for write.
-// - unmap_mapping_range(): takes i_mmap_rwsem, bumps truncate_count, zaps every PTE of every VMA
-//   in the range under that mm's PTL. It never takes any mmap_lock.
+// - unmap_mapping_range(): zaps every PTE of every VMA in the range under that mm's PTL, and never
+//   takes any mmap_lock. In 2.6 it holds the exclusive i_mmap_lock and bumps truncate_count
+//   first; in 6.x (unmap_mapping_pages()) it holds i_mmap_rwsem for read, so unmaps of one file
+//   run side by side (MmConfig.truncateCount chooses).
 // - copy_page_range() for fork: copies PFN-map PTEs; shared struct-page mappings are refaulted.
 //
 // Every PTE change happens under the mm's page_table_lock; user accesses read PTEs without it
@@ -25,7 +27,13 @@
 import type { Site } from "../trace/index.js";
 import { BUG, BUG_ON } from "./bug.js";
 import { EBUSY, EFAULT } from "./errno.js";
-import { type address_space, i_mmap_lock_write, i_mmap_unlock_write } from "./fs.js";
+import {
+  type address_space,
+  i_mmap_lock_read,
+  i_mmap_lock_write,
+  i_mmap_unlock_read,
+  i_mmap_unlock_write,
+} from "./fs.js";
 import {
   FAULT_FLAG_TRIED,
   is_cow_mapping,
@@ -122,9 +130,11 @@ export function* zap_page_range(vma: vm_area_struct, start: number, end: number,
 
 /**
  * unmap_mapping_range(): zaps every PTE that maps file pages [holebegin, holebegin + holelen)
- * (holelen 0 means "to the end") in every VMA of `mapping`, in i_mmap walk order, and bumps
- * truncate_count first. Takes i_mmap_rwsem for write and each mm's PTL; never an mmap_lock.
- * `even_cows` is accepted for fidelity; the model has no private COW copies.
+ * (holelen 0 means "to the end") in every VMA of `mapping`, in i_mmap walk order, taking each
+ * mm's PTL and never an mmap_lock. With MmConfig.truncateCount (2.6) it holds i_mmap_rwsem for
+ * write, standing for the exclusive i_mmap_lock, and bumps truncate_count first; without (6.x)
+ * it holds i_mmap_rwsem for read. `even_cows` is accepted for fidelity; the model has no
+ * private COW copies.
  */
 export function* unmap_mapping_range(
   mapping: address_space,
@@ -135,10 +145,15 @@ export function* unmap_mapping_range(
 ): Gen {
   void even_cows;
   const holeend = holelen === 0 ? Number.POSITIVE_INFINITY : holebegin + holelen;
-  yield* i_mmap_lock_write(mapping, site);
-  // Bumped under i_mmap_rwsem in the same step; faults read it without the lock.
-  mapping.k.sched.touch(mapping.truncateObj, true);
-  mapping.truncate_count++;
+  const exclusive = mapping.k.mmConfig.truncateCount;
+  if (exclusive) {
+    yield* i_mmap_lock_write(mapping, site);
+    // Bumped under i_mmap_rwsem in the same step; faults read it without the lock.
+    mapping.k.sched.touch(mapping.truncateObj, true);
+    mapping.truncate_count++;
+  } else {
+    yield* i_mmap_lock_read(mapping, site);
+  }
   for (const vma of [...mapping.i_mmap]) {
     const first = Math.max(vma.vm_pgoff, holebegin);
     const last = Math.min(vma.vm_pgoff + vma.pageCount, holeend);
@@ -146,7 +161,8 @@ export function* unmap_mapping_range(
     const start = vma.vm_start + (first - vma.vm_pgoff);
     yield* zap_page_range(vma, start, start + (last - first), site);
   }
-  yield* i_mmap_unlock_write(mapping, site);
+  if (exclusive) yield* i_mmap_unlock_write(mapping, site);
+  else yield* i_mmap_unlock_read(mapping, site);
 }
 
 /**

@@ -4,6 +4,12 @@
 // gets the lock alone; a reader at the head wakes with every other queued reader, as
 // rwsem_mark_wake() does.
 //
+// For partial-order reduction, the read side (down_read, down_read_trylock, up_read) only reads
+// the rwsem (Step.shared): two readers' operations commute in this model (queued readers are
+// always woken together, so their order in the queue never shows), and each conflicts with
+// every write-side operation. A release that hands the lock to waiters writes it, so that the
+// woken tasks are ordered after it.
+//
 // Left out: optimistic spinning, reader owner tracking for debugging, killable variants.
 
 import type { LockMode, Site } from "../trace/index.js";
@@ -56,7 +62,7 @@ function* downCommon(
 ): Gen {
   const k = sem.k;
   might_sleep(k, site);
-  yield { op: "lock", obj: sem, site };
+  yield { op: "lock", obj: sem, site, shared: mode === "read" };
   const task = k.current;
   k.lockdep.acquire(task, sem, { subclass, nestLock, read: mode === "read" ? 1 : 0, site });
   const free = mode === "read" ? sem.writer === null && sem.waiters.length === 0 : !sem.isLocked;
@@ -91,7 +97,7 @@ export function down_write_nest_lock(sem: rw_semaphore, nestLock: LockdepMap, si
 
 function* tryCommon(sem: rw_semaphore, mode: LockMode, site: Site): Gen<boolean> {
   const k = sem.k;
-  yield { op: "trylock", obj: sem, site };
+  yield { op: "trylock", obj: sem, site, shared: mode === "read" };
   const task = k.current;
   const free = mode === "read" ? sem.writer === null && sem.waiters.length === 0 : !sem.isLocked;
   if (!free) {
@@ -118,7 +124,7 @@ export function down_write_trylock(sem: rw_semaphore, site: Site): Gen<boolean> 
 /** up_read(): drops a read hold of the current task. */
 export function* up_read(sem: rw_semaphore, site: Site): Gen {
   const k = sem.k;
-  yield { op: "unlock", obj: sem, site };
+  yield { op: "unlock", obj: sem, site, shared: true };
   const task = k.current;
   const i = sem.readers.indexOf(task);
   if (i < 0)
@@ -155,6 +161,7 @@ function grant(sem: rw_semaphore, site: Site): void {
   const head = sem.waiters[0];
   if (head === undefined) return;
   const sched = sem.k.sched;
+  sched.touch(sem, true);
   if (head.mode === "write") {
     sem.waiters.shift();
     sem.writer = head.task;

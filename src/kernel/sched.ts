@@ -45,6 +45,12 @@ export interface Step {
    * and the frame behind it, a page copy reads one frame and writes another.
    */
   readonly also?: readonly StepAccess[];
+  /**
+   * A lock operation in shared mode (down_read, down_read_trylock, up_read): for partial-order
+   * reduction it reads the lock, so that shared operations commute with each other and conflict
+   * with every exclusive one. One that hands the lock to a waiter writes it (Sched.touch).
+   */
+  readonly shared?: boolean;
 }
 
 /** One object a step touches, and whether it may change it. */

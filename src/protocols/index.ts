@@ -11,12 +11,16 @@ import { TtmProtocol } from "./ttm.js";
 export type { ProtocolConfig, Reservation } from "./protocol.js";
 export { Protocol } from "./protocol.js";
 
-/** Kernel build options a protocol needs: VRAM struct pages for nopage, the truncate check. */
+/**
+ * Kernel build options a protocol needs: VRAM struct pages and the truncate check for nopage,
+ * the 6.x mm for TTM.
+ */
 export function protocolKernelOptions(
   config: ProtocolConfig,
 ): Pick<KernelOptions, "mm"> & { sparsemem: boolean } {
   if (config.name === "nopage")
     return { mm: { truncateCheck: config.truncateCheck }, sparsemem: true };
+  if (config.name === "ttm") return { mm: { truncateCount: false }, sparsemem: false };
   return { sparsemem: false };
 }
 

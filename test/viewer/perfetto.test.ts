@@ -373,8 +373,8 @@ describe("Perfetto export: what L7 and L18 show", () => {
       (e) => (e.ph === "s" || e.ph === "f") && e.name.endsWith("deadlock"),
     );
     expect(flow.map((e) => [e.ph, e.tid, e.ts])).toEqual([
-      ["s", tid("B"), 28],
-      ["f", tid("A"), 30],
+      ["s", tid("B"), 30],
+      ["f", tid("A"), 32],
     ]);
     const finding = counterexample("l18-reserve-abba", "deadlock").events.find(
       (e): e is FindingEvent => e.type === "finding" && e.kind === "deadlock",
