@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { EBUSY } from "../../src/kernel/errno.js";
 import { do_exit_mm } from "../../src/kernel/exit.js";
 import { create_process, do_fork, spawn_user_thread } from "../../src/kernel/fork.js";
+import { i_mmap_lock_read } from "../../src/kernel/fs.js";
 import { lockClass } from "../../src/kernel/lockdep.js";
 import { io_remap_pfn_range, unmap_mapping_range, vm_insert_pfn } from "../../src/kernel/memory.js";
 import {
@@ -225,6 +226,32 @@ describe("mm: faults and mappings", () => {
     expect(procs.map((p) => p.mm.presentPtes().length)).toEqual([0, 0]);
     expect(dev.mapping.truncate_count).toBe(1);
   });
+
+  for (const truncateCount of [true, false]) {
+    it(`unmap_mapping_range on the ${truncateCount ? "2.6 mm takes i_mmap_rwsem for write" : "6.x mm holds i_mmap_rwsem only for read, with no truncate_count"}`, () => {
+      const k = boot({ mm: { truncateCount } });
+      const dev = new FakeDevice(k, "nopfn");
+      dev.create("X");
+      const proc = create_process(k, "P");
+      spawn_user_thread(k, proc, "T", function* () {
+        const vma = yield* mapIt(dev, proc.mm, 0, "m");
+        yield* userAccess(k, proc.mm, vma.vm_start, 0, { kind: "load" }, "user", "populate");
+      });
+      run(k);
+      // A reader of the file's VMA tree (an rmap walk, another unmap) that stays.
+      k.kthread("R", () => i_mmap_lock_read(dev.mapping, "rmap_walk"));
+      k.kthread("M", () => unmap_mapping_range(dev.mapping, 0, 1, true));
+      const outcome = run(k);
+      if (truncateCount) {
+        expect(outcome.kind).toBe("deadlock");
+        expect(proc.mm.presentPtes()).toHaveLength(1);
+      } else {
+        expect(outcome).toEqual({ kind: "done" });
+        expect(proc.mm.presentPtes()).toHaveLength(0);
+        expect(dev.mapping.truncate_count).toBe(0);
+      }
+    });
+  }
 
   it("fork inserts the child's VMA right after the parent's and copies PFN-map PTEs", () => {
     const k = boot();
