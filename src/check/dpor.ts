@@ -29,10 +29,23 @@ import { isWriteOp, type Sched, type Step, type Task } from "../kernel/sched.js"
 import { ChoiceScheduler, type Decision, ScheduleDivergence } from "./choice.js";
 import type { Strategy } from "./strategy.js";
 
-/** An access of a step: object id, and whether it may write. */
-export interface Access {
-  readonly obj: number;
-  readonly write: boolean;
+/**
+ * An access of a step, packed into one number: the object id times two, plus one when the step
+ * may change the object. Every step of every execution makes a few, so they are not objects.
+ */
+export type Access = number;
+
+export function access(obj: number, write: boolean): Access {
+  return obj * 2 + (write ? 1 : 0);
+}
+
+/** The object an access touches (ids stay far below 2^30, so int32 shifts are exact). */
+function objectOf(a: Access): number {
+  return a >> 1;
+}
+
+function isWrite(a: Access): boolean {
+  return (a & 1) === 1;
 }
 
 /** What a step's descriptor says it touches. */
@@ -40,14 +53,15 @@ export function accessesOf(step: Step): Access[] {
   const out: Access[] = [];
   // A yield touches nothing; a resume reads what it waited for (the waker wrote it).
   if (step.op !== "yield")
-    out.push({ obj: step.obj.id, write: isWriteOp(step.op) && step.shared !== true });
-  if (step.also !== undefined)
-    for (const a of step.also) out.push({ obj: a.obj.id, write: a.write });
+    out.push(access(step.obj.id, isWriteOp(step.op) && step.shared !== true));
+  if (step.also !== undefined) for (const a of step.also) out.push(access(a.obj.id, a.write));
   return out;
 }
 
 function conflict(a: readonly Access[], b: readonly Access[]): boolean {
-  for (const x of a) for (const y of b) if (x.obj === y.obj && (x.write || y.write)) return true;
+  for (const x of a) {
+    for (const y of b) if (objectOf(x) === objectOf(y) && (isWrite(x) || isWrite(y))) return true;
+  }
   return false;
 }
 
@@ -80,6 +94,17 @@ interface Event {
   readonly spawnedAt: number;
 }
 
+/** Per-object tables of the race scan (see DporStrategy.scratchFor). */
+interface Scratch {
+  /** The generation that wrote an object's entries; other entries are stale. */
+  stamp: Int32Array;
+  /** The last event that wrote each object, or -1. */
+  lastWrite: Int32Array;
+  /** The newest read of each object since its last write (an index into readEvent), or -1. */
+  readHead: Int32Array;
+  generation: number;
+}
+
 export interface DporOptions {
   /** At most this many preemptions per schedule (strategy `bounded`). */
   readonly preemptionBound?: number;
@@ -110,6 +135,12 @@ export class DporStrategy implements Strategy {
   private replayLength = 0;
   /** Executions stopped because every runnable task was asleep (their tails were explored). */
   sleepBlocked = 0;
+  private readonly scratch: Scratch = {
+    stamp: new Int32Array(0),
+    lastWrite: new Int32Array(0),
+    readHead: new Int32Array(0),
+    generation: 0,
+  };
 
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
@@ -152,7 +183,7 @@ export class DporStrategy implements Strategy {
     scheduler.onStepDone((touches) => {
       const last = this.events[this.events.length - 1];
       if (last === undefined) return;
-      for (const t of touches) last.accesses.push({ obj: t.obj.id, write: t.write });
+      for (const t of touches) last.accesses.push(access(t.obj.id, t.write));
       path[depth - 1]!.footprints.set(last.task, last.accesses);
       // A sleeper wakes when the step (with all it touched) conflicts with what its own step
       // touched when it was tried. Until then that step would read and do the same.
@@ -235,7 +266,7 @@ export class DporStrategy implements Strategy {
     });
     scheduler.onStepDone((touches) => {
       if (!atSplit) return;
-      for (const t of touches) footprint.push({ obj: t.obj.id, write: t.write });
+      for (const t of touches) footprint.push(access(t.obj.id, t.write));
       this.rootSleep.set(sleeper, footprint);
       atSplit = false;
     });
@@ -299,9 +330,13 @@ export class DporStrategy implements Strategy {
     const width = index.size;
     const taskIndex = new Int32Array(events.length);
     const clocks = new Int32Array(events.length * width);
-    const current = new Map<number, Int32Array>();
-    const lastWrite = new Map<number, number>();
-    const readsSince = new Map<number, number[]>();
+    const current: (Int32Array | undefined)[] = [];
+    const scratch = this.scratchFor(events);
+    const { stamp, lastWrite, readHead } = scratch;
+    const generation = scratch.generation;
+    // The reads of each object since its last write: a list through readEvent/readNext.
+    const readEvent: number[] = [];
+    const readNext: number[] = [];
     const firstNew = Math.max(0, this.replayLength - 1);
     const races: number[] = [];
     const prior: number[] = [];
@@ -309,21 +344,20 @@ export class DporStrategy implements Strategy {
       const e = events[k]!;
       const ti = index.get(e.task)!;
       taskIndex[k] = ti;
-      let vc = current.get(e.task);
+      let vc = current[ti];
       if (vc === undefined) {
         vc = new Int32Array(width);
         if (e.spawnedAt >= 0 && e.spawnedAt < k)
           vc.set(clocks.subarray(e.spawnedAt * width, (e.spawnedAt + 1) * width));
-        current.set(e.task, vc);
+        current[ti] = vc;
       }
       prior.length = 0;
       for (const a of e.accesses) {
-        const w = lastWrite.get(a.obj);
-        if (w !== undefined) prior.push(w);
-        if (a.write) {
-          const reads = readsSince.get(a.obj);
-          if (reads !== undefined) for (const r of reads) prior.push(r);
-        }
+        const obj = objectOf(a);
+        if (stamp[obj] !== generation) continue;
+        if (lastWrite[obj]! >= 0) prior.push(lastWrite[obj]!);
+        if (isWrite(a))
+          for (let r = readHead[obj]!; r >= 0; r = readNext[r]!) prior.push(readEvent[r]!);
       }
       prior.sort((a, b) => b - a);
       let previous = -1;
@@ -340,16 +374,19 @@ export class DporStrategy implements Strategy {
       vc[ti] = vc[ti]! + 1;
       clocks.set(vc, k * width);
       for (const a of e.accesses) {
-        if (a.write) {
-          lastWrite.set(a.obj, k);
-          readsSince.delete(a.obj);
+        const obj = objectOf(a);
+        if (stamp[obj] !== generation) {
+          stamp[obj] = generation;
+          lastWrite[obj] = -1;
+          readHead[obj] = -1;
+        }
+        if (isWrite(a)) {
+          lastWrite[obj] = k;
+          readHead[obj] = -1;
         } else {
-          let list = readsSince.get(a.obj);
-          if (list === undefined) {
-            list = [];
-            readsSince.set(a.obj, list);
-          }
-          list.push(k);
+          readEvent.push(k);
+          readNext.push(readHead[obj]!);
+          readHead[obj] = readEvent.length - 1;
         }
       }
     }
@@ -360,6 +397,25 @@ export class DporStrategy implements Strategy {
       if (bounded) this.backtrackAt(j, events[k]!.task);
       else this.insertSource(j, k, taskIndex, clocks, width);
     }
+  }
+
+  /**
+   * addBacktracks' tables by object id, kept from one execution to the next: an entry counts
+   * only when its stamp is the current generation, so nothing is cleared between executions.
+   */
+  private scratchFor(events: readonly Event[]): Scratch {
+    const scratch = this.scratch;
+    let maxObj = 0;
+    for (const e of events) for (const a of e.accesses) maxObj = Math.max(maxObj, objectOf(a));
+    if (maxObj >= scratch.stamp.length) {
+      const size = Math.max(64, 2 * (maxObj + 1));
+      scratch.stamp = new Int32Array(size);
+      scratch.lastWrite = new Int32Array(size);
+      scratch.readHead = new Int32Array(size);
+      scratch.generation = 0;
+    }
+    scratch.generation++;
+    return scratch;
   }
 
   /**
