@@ -128,7 +128,7 @@ describe("faultline merge", () => {
     expect(ok.complete).toBe(false);
     expect(ok.matched).toBe(false);
     expect(ok.stoppedBy).toBe("shard");
-    expect(run("merge", first!).out).toContain("INCOMPLETE: ran 1 of 2 units");
+    expect(run("merge", first!).out).toContain("INCOMPLETE: ran 2 of 4 units");
   });
 });
 
@@ -137,7 +137,7 @@ describe("a shard", () => {
     const r = run("check", "--workers", "1", "--shard", "1/2", FILES[3]!);
     expect(r.status).toBe(0);
     expect(r.out).toContain("[shard 1/2]");
-    expect(r.out).toContain("INCOMPLETE: shard 1/2 ran 1 of 2 units");
+    expect(r.out).toContain("INCOMPLETE: shard 1/2 ran 2 of 4 units");
     expect(r.out).toContain("undecided until the shards are merged");
   });
 
