@@ -44,6 +44,12 @@ export class GpuEngine implements KObject {
   /** Fence context of the ring (dma_fence_context_alloc). */
   readonly context: number;
   private readonly ring: GpuJob[] = [];
+  /**
+   * What submitting and fetching a job touch: the ring (and the doorbell's sleeper, which only
+   * those two steps change). The engine's own steps, running a job's page operations, touch the
+   * engine and the memory they reach, so they do not depend on submissions from the CPU.
+   */
+  private readonly ringObj: KObject;
   private readonly doorbell: WaitQueueHead;
   private seqno = 0;
   /** Jobs completed, for statistics. */
@@ -55,6 +61,7 @@ export class GpuEngine implements KObject {
   ) {
     this.id = k.newId();
     this.context = this.id;
+    this.ringObj = { id: k.newId(), name: `${name}.ring` };
     this.doorbell = new WaitQueueHead(k, `${name}.doorbell`);
     this.task = k.spawnTask(`gpu:${name}`, "gpu", true, () => this.main());
   }
@@ -75,8 +82,8 @@ export class GpuEngine implements KObject {
       op.kind === "write" || op.kind === "read" ? mem.accessPath(op.pfn, "gpu", false) : [],
     );
     yield also.length === 0
-      ? { op: "write", obj: this, site }
-      : { op: "write", obj: this, site, also };
+      ? { op: "write", obj: this.ringObj, site }
+      : { op: "write", obj: this.ringObj, site, also };
     const fence = dma_fence_init(this.k, `${this.name}:${++this.seqno}`, this.context, this.seqno);
     const queuedOwners = ops.map((op) =>
       op.kind === "write" || op.kind === "read" ? (mem.reach(op.pfn, "gpu")?.owner ?? null) : null,
@@ -89,7 +96,7 @@ export class GpuEngine implements KObject {
   private *main(): Gen {
     const k = this.k;
     for (;;) {
-      yield { op: "write", obj: this, site: "gpu_ring_fetch" };
+      yield { op: "write", obj: this.ringObj, site: "gpu_ring_fetch" };
       const job = this.ring.shift();
       if (job === undefined) {
         yield* this.doorbell.sleepIdle("gpu_ring_idle");
