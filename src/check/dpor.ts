@@ -21,8 +21,9 @@
 //
 // Blocking is modelled by the kernel as an executed step (the attempt that enqueued the task),
 // so a blocked task's only pending step is its resume, which touches nothing shared: lock
-// attempts and releases race on the lock object like any other access. Shared-mode operations
-// (an rwsem's read side, Step.shared) only read it, so readers do not race with each other. A spawned task's
+// attempts and releases race on the lock object like any other access. An rwsem's read side and
+// a trylock only read it unless they change it (Step.readUnlessTouched), so readers do not race
+// with each other, nor failed trylocks. A spawned task's
 // clock starts from its parent's at the spawning step.
 
 import { isWriteOp, type Sched, type Step, type Task } from "../kernel/sched.js";
@@ -53,7 +54,7 @@ export function accessesOf(step: Step): Access[] {
   const out: Access[] = [];
   // A yield touches nothing; a resume reads what it waited for (the waker wrote it).
   if (step.op !== "yield")
-    out.push(access(step.obj.id, isWriteOp(step.op) && step.shared !== true));
+    out.push(access(step.obj.id, isWriteOp(step.op) && step.readUnlessTouched !== true));
   if (step.also !== undefined) for (const a of step.also) out.push(access(a.obj.id, a.write));
   return out;
 }

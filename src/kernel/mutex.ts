@@ -66,11 +66,13 @@ export function* mutex_lock_interruptible(lock: mutex, site: Site): Gen<number> 
 /** mutex_trylock(): takes the mutex if it is free. Returns 1 on success, 0 on contention. */
 export function* mutex_trylock(lock: mutex, site: Site): Gen<number> {
   const k = lock.k;
-  yield { op: "trylock", obj: lock, site };
+  // A failed attempt only looked; taking the lock writes it.
+  yield { op: "trylock", obj: lock, site, readUnlessTouched: true };
   if (lock.owner !== null) {
     lock.traceAcquire(site, "write", true, false);
     return 0;
   }
+  k.sched.touch(lock, true);
   const task = k.current;
   lock.owner = task;
   k.lockdep.acquire(task, lock, { trylock: true, site });

@@ -5,7 +5,7 @@
 // rwsem_mark_wake() does.
 //
 // For partial-order reduction, the read side (down_read, down_read_trylock, up_read) only reads
-// the rwsem (Step.shared): two readers' operations commute in this model (queued readers are
+// the rwsem (Step.readUnlessTouched): two readers' operations commute in this model (queued readers are
 // always woken together, so their order in the queue never shows), and each conflicts with
 // every write-side operation. A release that hands the lock to waiters writes it, so that the
 // woken tasks are ordered after it.
@@ -62,7 +62,7 @@ function* downCommon(
 ): Gen {
   const k = sem.k;
   might_sleep(k, site);
-  yield { op: "lock", obj: sem, site, shared: mode === "read" };
+  yield { op: "lock", obj: sem, site, readUnlessTouched: mode === "read" };
   const task = k.current;
   k.lockdep.acquire(task, sem, { subclass, nestLock, read: mode === "read" ? 1 : 0, site });
   const free = mode === "read" ? sem.writer === null && sem.waiters.length === 0 : !sem.isLocked;
@@ -97,13 +97,15 @@ export function down_write_nest_lock(sem: rw_semaphore, nestLock: LockdepMap, si
 
 function* tryCommon(sem: rw_semaphore, mode: LockMode, site: Site): Gen<boolean> {
   const k = sem.k;
-  yield { op: "trylock", obj: sem, site, shared: mode === "read" };
+  // A failed attempt only looked; a write-side success writes the rwsem.
+  yield { op: "trylock", obj: sem, site, readUnlessTouched: true };
   const task = k.current;
   const free = mode === "read" ? sem.writer === null && sem.waiters.length === 0 : !sem.isLocked;
   if (!free) {
     sem.traceAcquire(site, mode, true, false);
     return false;
   }
+  if (mode === "write") k.sched.touch(sem, true);
   if (mode === "read") sem.readers.push(task);
   else sem.writer = task;
   k.lockdep.acquire(task, sem, { trylock: true, read: mode === "read" ? 1 : 0, site });
@@ -124,7 +126,7 @@ export function down_write_trylock(sem: rw_semaphore, site: Site): Gen<boolean> 
 /** up_read(): drops a read hold of the current task. */
 export function* up_read(sem: rw_semaphore, site: Site): Gen {
   const k = sem.k;
-  yield { op: "unlock", obj: sem, site, shared: true };
+  yield { op: "unlock", obj: sem, site, readUnlessTouched: true };
   const task = k.current;
   const i = sem.readers.indexOf(task);
   if (i < 0)

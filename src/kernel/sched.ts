@@ -46,11 +46,13 @@ export interface Step {
    */
   readonly also?: readonly StepAccess[];
   /**
-   * A lock operation in shared mode (down_read, down_read_trylock, up_read): for partial-order
-   * reduction it reads the lock, so that shared operations commute with each other and conflict
-   * with every exclusive one. One that hands the lock to a waiter writes it (Sched.touch).
+   * For partial-order reduction the step only reads `obj`, and says so with Sched.touch when it
+   * does change it after all. For lock operations that change nothing in most outcomes: the
+   * read side of an rwsem (readers commute with each other, and conflict with every write-side
+   * operation; a release that hands the lock to waiters writes it), and every trylock, which
+   * writes the lock only when it takes it (a failed attempt only looked).
    */
-  readonly shared?: boolean;
+  readonly readUnlessTouched?: boolean;
 }
 
 /** One object a step touches, and whether it may change it. */

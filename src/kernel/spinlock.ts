@@ -55,12 +55,14 @@ export function* spin_lock(lock: spinlock_t, site: Site, subclass = 0): Gen {
 /** spin_trylock(): takes the lock if it is free. Returns whether it did. */
 export function* spin_trylock(lock: spinlock_t, site: Site): Gen<boolean> {
   const k = lock.k;
-  yield { op: "trylock", obj: lock, site };
+  // A failed attempt only looked; taking the lock writes it.
+  yield { op: "trylock", obj: lock, site, readUnlessTouched: true };
   const task = k.current;
   if (lock.owner !== null) {
     lock.traceAcquire(site, "write", true, false);
     return false;
   }
+  k.sched.touch(lock, true);
   lock.owner = task;
   lock.acquiredStep = k.sched.stepIndex;
   k.lockdep.acquire(task, lock, { trylock: true, site });

@@ -216,11 +216,13 @@ export function* ww_mutex_trylock(
   site: Site,
 ): Gen<boolean> {
   const k = lock.k;
-  yield { op: "trylock", obj: lock, site };
+  // A failed attempt only looked; taking the lock writes it.
+  yield { op: "trylock", obj: lock, site, readUnlessTouched: true };
   if (lock.owner !== null) {
     lock.traceAcquire(site, "write", true, false);
     return false;
   }
+  k.sched.touch(lock, true);
   const task = k.current;
   setOwner(lock, task, ctx, site);
   k.lockdep.acquire(task, lock, { trylock: true, nestLock: ctx, site });
