@@ -23,8 +23,8 @@
 // so a blocked task's only pending step is its resume, which touches nothing shared: lock
 // attempts and releases race on the lock object like any other access. An rwsem's read side and
 // a trylock only read it unless they change it (Step.readUnlessTouched), so readers do not race
-// with each other, nor failed trylocks. A spawned task's
-// clock starts from its parent's at the spawning step.
+// with each other, nor failed trylocks. A spawned task's clock starts from its parent's at the
+// spawning step.
 
 import { isWriteOp, type Sched, type Step, type Task } from "../kernel/sched.js";
 import { ChoiceScheduler, type Decision, ScheduleDivergence } from "./choice.js";

@@ -5,10 +5,11 @@
 // rwsem_mark_wake() does.
 //
 // For partial-order reduction, the read side (down_read, down_read_trylock, up_read) only reads
-// the rwsem (Step.readUnlessTouched): two readers' operations commute in this model (queued readers are
-// always woken together, so their order in the queue never shows), and each conflicts with
-// every write-side operation. A release that hands the lock to waiters writes it, so that the
-// woken tasks are ordered after it.
+// the rwsem (Step.readUnlessTouched): two readers' operations commute in this model (queued
+// readers are always woken together, so their order in the queue never shows), and each
+// conflicts with every write-side operation, which always writes it (even a failed
+// down_write_trylock: whether it fails depends on the readers). A release that hands the lock to
+// waiters writes it, so that the woken tasks are ordered after it.
 //
 // Left out: optimistic spinning, reader owner tracking for debugging, killable variants.
 
@@ -97,15 +98,15 @@ export function down_write_nest_lock(sem: rw_semaphore, nestLock: LockdepMap, si
 
 function* tryCommon(sem: rw_semaphore, mode: LockMode, site: Site): Gen<boolean> {
   const k = sem.k;
-  // A failed attempt only looked; a write-side success writes the rwsem.
-  yield { op: "trylock", obj: sem, site, readUnlessTouched: true };
+  // The read side only reads (as down_read). The write side writes even when it fails: a reader
+  // arriving or leaving, which only reads the rwsem, decides whether it succeeds.
+  yield { op: "trylock", obj: sem, site, readUnlessTouched: mode === "read" };
   const task = k.current;
   const free = mode === "read" ? sem.writer === null && sem.waiters.length === 0 : !sem.isLocked;
   if (!free) {
     sem.traceAcquire(site, mode, true, false);
     return false;
   }
-  if (mode === "write") k.sched.touch(sem, true);
   if (mode === "read") sem.readers.push(task);
   else sem.writer = task;
   k.lockdep.acquire(task, sem, { trylock: true, read: mode === "read" ? 1 : 0, site });

@@ -49,8 +49,9 @@ export interface Step {
    * For partial-order reduction the step only reads `obj`, and says so with Sched.touch when it
    * does change it after all. For lock operations that change nothing in most outcomes: the
    * read side of an rwsem (readers commute with each other, and conflict with every write-side
-   * operation; a release that hands the lock to waiters writes it), and every trylock, which
-   * writes the lock only when it takes it (a failed attempt only looked).
+   * operation; a release that hands the lock to waiters writes it), and the trylock of a mutex,
+   * spinlock or ww_mutex, which writes the lock only when it takes it (a failed attempt only
+   * looked, and only a write changes who holds such a lock).
    */
   readonly readUnlessTouched?: boolean;
 }

@@ -3,7 +3,7 @@
 // DPOR must reach too, and so must the union of the work units of a cut check. Programs are
 // kernel threads doing reads and writes of shared words, some hidden inside steps whose
 // descriptor says nothing (found only through Sched.touch), mutex critical sections (which can
-// deadlock), mutex_trylock sections and rwsem read and write sections.
+// deadlock), mutex_trylock sections, and rwsem read and write sections, plain or by trylock.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ChoiceScheduler } from "../../src/check/choice.js";
@@ -15,7 +15,15 @@ import { planUnits } from "../../src/check/units.js";
 import { Kernel } from "../../src/kernel/kernel.js";
 import { lockClass } from "../../src/kernel/lockdep.js";
 import { mutex, mutex_lock, mutex_trylock, mutex_unlock } from "../../src/kernel/mutex.js";
-import { down_read, down_write, rw_semaphore, up_read, up_write } from "../../src/kernel/rwsem.js";
+import {
+  down_read,
+  down_read_trylock,
+  down_write,
+  down_write_trylock,
+  rw_semaphore,
+  up_read,
+  up_write,
+} from "../../src/kernel/rwsem.js";
 import type { Gen, KObject, Scheduler } from "../../src/kernel/sched.js";
 
 type Op =
@@ -26,7 +34,9 @@ type Op =
   | { readonly kind: "section"; readonly m: number; readonly body: readonly Op[] }
   | { readonly kind: "try-section"; readonly m: number; readonly body: readonly Op[] }
   | { readonly kind: "read-section"; readonly body: readonly Op[] }
-  | { readonly kind: "write-section"; readonly body: readonly Op[] };
+  | { readonly kind: "write-section"; readonly body: readonly Op[] }
+  | { readonly kind: "try-read-section"; readonly body: readonly Op[] }
+  | { readonly kind: "try-write-section"; readonly body: readonly Op[] };
 
 /** DPOR_FC_SEED and DPOR_FC_RUNS explore other programs (CI keeps the fixed ones). */
 const SEED = Number(process.env.DPOR_FC_SEED ?? 0x5eed);
@@ -41,7 +51,12 @@ const leaf: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant("hidden-read" as const), v: fc.nat(VARS - 1) }),
 );
 const rwsemSection: fc.Arbitrary<Op> = fc.record({
-  kind: fc.constantFrom("read-section" as const, "write-section" as const),
+  kind: fc.constantFrom(
+    "read-section" as const,
+    "write-section" as const,
+    "try-read-section" as const,
+    "try-write-section" as const,
+  ),
   body: fc.array(leaf, { minLength: 1, maxLength: 1 }),
 });
 const trySection: fc.Arbitrary<Op> = fc.record({
@@ -154,6 +169,19 @@ class ProgramHarness implements Harness {
             yield* runOps(t, ti, o.body);
             yield* up_write(sem, "section_up_write");
             break;
+          case "try-read-section":
+          case "try-write-section": {
+            const read = o.kind === "try-read-section";
+            const ok = read
+              ? yield* down_read_trylock(sem, "section_down_read_trylock")
+              : yield* down_write_trylock(sem, "section_down_write_trylock");
+            logs[ti]!.push(ok ? 1 : -1);
+            if (!ok) break;
+            yield* runOps(t, ti, o.body);
+            if (read) yield* up_read(sem, "section_up_read");
+            else yield* up_write(sem, "section_up_write");
+            break;
+          }
         }
       }
     };
