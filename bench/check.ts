@@ -2,6 +2,9 @@
 // - check.random: raw simulated steps per second on one core, random strategy, on a
 //   fault-heavy `ttm` scenario (every execution boots a kernel and runs the setup, as a check
 //   does; those steps count).
+// - check.boot: what that boot costs on its own: building the system of the same scenario, and
+//   building it and running its setup, in microseconds, so that check.random's figure can be
+//   split into boot and exploration.
 // - check.dpor_reduction: for each built-in litmus with 3 or more tasks, executions of plain DFS
 //   over the executions of DPOR, each with the scenario's own strategy (exhaustive, or bounded
 //   with its preemption bound). Plain DFS gets at most DFS_SECONDS; when it does not finish,
@@ -17,10 +20,11 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkScenario } from "../src/scenarios/check.js";
+import { checkScenario, DEFAULT_MAX_STEPS } from "../src/scenarios/check.js";
 import { loadScenario } from "../src/scenarios/loader.js";
 import type { Scenario } from "../src/scenarios/scenario.js";
-import { type Benchmark, type BenchRow, round, timeMs } from "./harness.js";
+import { ScenarioSystem } from "../src/scenarios/system.js";
+import { type Benchmark, type BenchRow, measureNs, round, timeMs } from "./harness.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const LITMUS = join(ROOT, "scenarios", "litmus");
@@ -61,6 +65,23 @@ function randomRow(): BenchRow {
     steps: value.steps,
     stepsPerSec: Math.round(value.steps / (ms / 1000)),
     executionsPerSec: Math.round(value.executions / (ms / 1000)),
+  };
+}
+
+function bootRow(): BenchRow {
+  const { scenario } = litmus().find((l) => l.scenario.name === RANDOM_SCENARIO)!;
+  const boots = 4000;
+  const buildNs = measureNs(boots, () => new ScenarioSystem(scenario, false), 500);
+  const setupNs = measureNs(
+    boots,
+    () => new ScenarioSystem(scenario, false).setup(DEFAULT_MAX_STEPS),
+    500,
+  );
+  return {
+    name: "check.boot",
+    scenario: RANDOM_SCENARIO,
+    buildUs: round(buildNs / 1000),
+    buildAndSetupUs: round(setupNs / 1000),
   };
 }
 
@@ -168,5 +189,12 @@ function peakMemoryRow(): BenchRow {
 
 export const benchmark: Benchmark = {
   group: "check",
-  run: () => [randomRow(), ...reductionRows(), libraryRow(), ...largeRows(), peakMemoryRow()],
+  run: () => [
+    randomRow(),
+    bootRow(),
+    ...reductionRows(),
+    libraryRow(),
+    ...largeRows(),
+    peakMemoryRow(),
+  ],
 };
