@@ -795,12 +795,6 @@ function placeInHole(
 }
 
 /**
- * Allocates [start, start + size) inside the hole after slot `hole` and keeps what is left on
- * either side as holes. The size index and the hole stack change exactly as upstream's
- * rm_hole(hole), add_hole(hole), add_hole(node) change them, so BEST and EVICT see the same
- * order; in holes_addr the node is linked next to the hole and the sizes change in place.
- */
-/**
  * The candidate test every insert mode shares: places a node of `size` in `hole` (see
  * placeInHole) and, when it fits, links `node` there. Returns whether it did.
  */
@@ -834,6 +828,12 @@ function fitNodeInHole(
   return true;
 }
 
+/**
+ * Allocates [start, start + size) inside the hole after slot `hole` and keeps what is left on
+ * either side as holes. The size index and the hole stack change exactly as upstream's
+ * rm_hole(hole), add_hole(hole), add_hole(node) change them, so BEST and EVICT see the same
+ * order; in holes_addr the node is linked next to the hole and the sizes change in place.
+ */
 function linkNodeIntoHole(
   mm: drm_mm,
   hole: number,

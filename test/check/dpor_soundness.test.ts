@@ -6,7 +6,6 @@
 // deadlock), mutex_trylock sections, and rwsem read and write sections, plain or by trylock.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { ChoiceScheduler } from "../../src/check/choice.js";
 import { DfsStrategy } from "../../src/check/dfs.js";
 import { DporStrategy } from "../../src/check/dpor.js";
 import type { ExecutionRun, Harness } from "../../src/check/explore.js";
@@ -25,6 +24,7 @@ import {
   up_write,
 } from "../../src/kernel/rwsem.js";
 import type { Gen, KObject, Scheduler } from "../../src/kernel/sched.js";
+import { exploreFinalStates } from "./final_states.js";
 
 type Op =
   | { readonly kind: "read"; readonly v: number }
@@ -202,14 +202,7 @@ class ProgramHarness implements Harness {
 
 /** Every final state a strategy reaches, and how many executions it took. */
 function finalStates(harness: ProgramHarness, strategy: Strategy): Set<string> {
-  const states = new Set<string>();
-  for (let n = 0; n < 200_000; n++) {
-    const scheduler: ChoiceScheduler | null = strategy.nextExecution();
-    if (scheduler === null) break;
-    harness.run(scheduler, { trace: false, maxSteps: 10_000 });
-    if (harness.last !== "stopped") states.add(harness.last);
-    strategy.executionDone(scheduler.decisions);
-  }
+  const { states } = exploreFinalStates(harness, strategy, 10_000);
   expect(strategy.complete).toBe(true);
   return states;
 }
@@ -250,18 +243,8 @@ describe("DPOR reaches every final state plain DFS reaches", () => {
 
 describe("an rwsem's read side commutes under DPOR", () => {
   /** Executions DPOR needs for a program. */
-  const executions = (tasks: readonly (readonly Op[])[]): number => {
-    const harness = new ProgramHarness(tasks);
-    const strategy = new DporStrategy();
-    let n = 0;
-    for (let scheduler = strategy.nextExecution(); scheduler !== null; ) {
-      harness.run(scheduler, { trace: false, maxSteps: 10_000 });
-      strategy.executionDone(scheduler.decisions);
-      n++;
-      scheduler = strategy.nextExecution();
-    }
-    return n;
-  };
+  const executions = (tasks: readonly (readonly Op[])[]): number =>
+    exploreFinalStates(new ProgramHarness(tasks), new DporStrategy(), 10_000).executions;
   const read = (v: number): Op => ({ kind: "read", v });
   const section = (kind: "read-section" | "write-section", v: number): Op => ({
     kind,

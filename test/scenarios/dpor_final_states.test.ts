@@ -6,22 +6,20 @@
 // lockless fence reads), where test/check/dpor_soundness.test.ts checks small synthetic
 // programs and dpor_vs_dfs.test.ts compares verdicts.
 import { describe, expect, it } from "vitest";
-import type { ChoiceScheduler } from "../../src/check/choice.js";
 import { DfsStrategy } from "../../src/check/dfs.js";
 import { DporStrategy } from "../../src/check/dpor.js";
-import type { ExecutionRun, Harness } from "../../src/check/explore.js";
+import type { ExecutionRun } from "../../src/check/explore.js";
 import type { Strategy } from "../../src/check/strategy.js";
 import type { Scheduler } from "../../src/kernel/sched.js";
 import type { Scenario } from "../../src/scenarios/scenario.js";
 import { ScenarioSystem } from "../../src/scenarios/system.js";
-import { litmus } from "./litmus_helpers.js";
+import { exploreFinalStates, type FinalStateHarness } from "../check/final_states.js";
+import { dfsBoundFor, litmus } from "./litmus_helpers.js";
 
-/** Three contending tasks: plain DFS with one preemption takes minutes, so zero here. */
-const HEAVY = new Set(["l14-ttm-concurrent-unmaps", "l15-ttm-two-openers"]);
 const MAX_STEPS = 4000;
 
 /** Runs a scenario and describes the final state of the last run in `last`. */
-class FinalStateHarness implements Harness {
+class ScenarioFinalStates implements FinalStateHarness {
   last = "";
 
   constructor(private readonly scenario: Scenario) {}
@@ -64,24 +62,17 @@ class FinalStateHarness implements Harness {
 }
 
 /** Every final state a strategy reaches. */
-function finalStates(harness: FinalStateHarness, strategy: Strategy): Set<string> {
-  const states = new Set<string>();
-  for (;;) {
-    const scheduler: ChoiceScheduler | null = strategy.nextExecution();
-    if (scheduler === null) break;
-    harness.run(scheduler, { trace: false, maxSteps: MAX_STEPS });
-    if (harness.last !== "stopped") states.add(harness.last);
-    strategy.executionDone(scheduler.decisions);
-  }
+function finalStates(harness: ScenarioFinalStates, strategy: Strategy): Set<string> {
+  const { states } = exploreFinalStates(harness, strategy, MAX_STEPS);
   expect(strategy.complete).toBe(true);
   return states;
 }
 
 describe("bounded DPOR reaches every final state bounded DFS reaches, on every litmus", () => {
   for (const { scenario } of litmus(/\.json$/)) {
-    const bound = HEAVY.has(scenario.name) ? 0 : 1;
+    const bound = dfsBoundFor(scenario.name);
     it(`${scenario.name} (at most ${bound} preemption${bound === 1 ? "" : "s"})`, () => {
-      const harness = new FinalStateHarness(scenario);
+      const harness = new ScenarioFinalStates(scenario);
       const dfs = finalStates(harness, new DfsStrategy(bound));
       const dpor = finalStates(harness, new DporStrategy({ preemptionBound: bound }));
       expect([...dfs].filter((s) => !dpor.has(s))).toEqual([]);

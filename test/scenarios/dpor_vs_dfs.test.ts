@@ -5,14 +5,11 @@
 // DPOR against unbounded DFS on small programs is in test/check/dpor_soundness.test.ts.
 import { describe, expect, it } from "vitest";
 import { checkScenario } from "../../src/scenarios/check.js";
-import { litmus } from "./litmus_helpers.js";
-
-/** Three contending tasks: plain DFS with one preemption takes minutes, so zero here. */
-const HEAVY = new Set(["l14-ttm-concurrent-unmaps", "l15-ttm-two-openers"]);
+import { dfsBoundFor, litmus } from "./litmus_helpers.js";
 
 describe("bounded DPOR and bounded DFS agree on every litmus", () => {
   for (const { file, scenario } of litmus(/\.json$/)) {
-    const bound = HEAVY.has(scenario.name) ? 0 : 1;
+    const bound = dfsBoundFor(scenario.name);
     it(`${scenario.name} (at most ${bound} preemption${bound === 1 ? "" : "s"})`, () => {
       const run = (noReduction: boolean) =>
         checkScenario(scenario, {

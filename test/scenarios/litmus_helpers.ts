@@ -24,6 +24,14 @@ export function litmus(
     });
 }
 
+/** Three contending tasks: plain DFS with one preemption takes minutes on these. */
+const HEAVY_FOR_DFS = new Set(["l14-ttm-concurrent-unmaps", "l15-ttm-two-openers"]);
+
+/** The preemption bound under which a test compares DPOR with plain DFS on a litmus: 1, or 0. */
+export function dfsBoundFor(name: string): number {
+  return HEAVY_FOR_DFS.has(name) ? 0 : 1;
+}
+
 /** The finding kinds a scenario expects, sorted; none for "ok". */
 export function expectedKinds(scenario: Scenario): string[] {
   return scenario.expected === "ok" || scenario.expected === null
