@@ -93,31 +93,24 @@ export function planUnits(
       defaultSteps: probe.steps,
     };
   }
-  const roots: Array<{ root: number[]; sleepers: number }> = [];
+  // The spine: option 0 at the split and, for DPOR, at the next SPINE_LEVELS decisions. Its
+  // unit comes first, then the other options of each cut, deepest cut first.
   const prefix = new Array<number>(split).fill(0);
-  if (mode === "dpor") {
-    // The spine: option 0 at the split and at the next SPINE_LEVELS decisions, deepest last.
-    const spine = [...prefix, 0];
-    const levels: Array<{ at: number[]; options: number }> = [{ at: prefix, options: at.options }];
-    for (let level = 0; level < SPINE_LEVELS; level++) {
-      const next = probe.decisions[spine.length];
-      if (next === undefined) break;
-      levels.push({ at: [...spine], options: next.options });
-      spine.push(0);
-    }
-    roots.push({ root: spine, sleepers: 0 });
-    for (const { at: cut, options } of levels.reverse()) {
-      for (let q = 1; q < options; q++) roots.push({ root: [...cut, q], sleepers: q });
-    }
-  } else {
-    for (let r = 0; r < at.options; r++) roots.push({ root: [...prefix, r], sleepers: 0 });
+  const spine = [...prefix, 0];
+  const cuts: Array<{ at: number[]; options: number }> = [{ at: prefix, options: at.options }];
+  for (let level = 0; level < (mode === "dpor" ? SPINE_LEVELS : 0); level++) {
+    const next = probe.decisions[spine.length];
+    if (next === undefined) break;
+    cuts.push({ at: [...spine], options: next.options });
+    spine.push(0);
   }
-  const units: WorkUnit[] = roots.map(({ root, sleepers }, index) => ({
-    kind: "subtree",
-    index,
-    root,
-    sleepers,
-  }));
+  const units: WorkUnit[] = [{ kind: "subtree", index: 0, root: spine, sleepers: 0 }];
+  for (const { at: cut, options } of cuts.reverse()) {
+    for (let q = 1; q < options; q++) {
+      const sleepers = mode === "dpor" ? q : 0;
+      units.push({ kind: "subtree", index: units.length, root: [...cut, q], sleepers });
+    }
+  }
   return { units, defaultSteps: probe.steps };
 }
 
